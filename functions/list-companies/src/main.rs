@@ -1,0 +1,12 @@
+//! `list-companies` Lambda: builds the DynamoDB store once per instance, then serves requests.
+
+use companies::{handlers, lambda};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    let store = lambda::init().await?;
+    lambda::run("list-companies", |req| {
+        handlers::list_companies(&store, req)
+    })
+    .await
+}

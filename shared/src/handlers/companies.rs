@@ -1,0 +1,213 @@
+//! The company CRUD operations.
+
+use lambda_http::http::{header, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{respond, MAX_WRITE_ATTEMPTS};
+use crate::http::request::{json_object, path_id, query, IfMatch};
+use crate::http::{cursor, empty, json, with_header, Problem};
+use crate::model::{input, now, Company, CompanyInput};
+use crate::store::{
+    CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater, StoreError,
+};
+
+const JSON: &[&str] = &["application/json"];
+const MERGE_PATCH: &[&str] = &["application/merge-patch+json", "application/json"];
+/// Page size bounds for listing.
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 100;
+
+fn company_response(status: StatusCode, company: &Company) -> Response<Body> {
+    with_header(json(status, company), header::ETAG, &company.etag())
+}
+
+/// Validates a whole document under the create rules; duplicates are a conflict.
+fn validated(doc: &Map<String, Value>) -> Result<CompanyInput, Problem> {
+    let input = input::company(doc).map_err(Problem::validation)?;
+    let duplicates = input.duplicate_accounts();
+    if duplicates.is_empty() {
+        Ok(input)
+    } else {
+        Err(Problem::duplicate_accounts(duplicates))
+    }
+}
+
+/// `POST /companies`
+pub async fn create_company<S: CompanyCreator>(store: &S, req: Request) -> Response<Body> {
+    respond(create(store, &req).await)
+}
+
+async fn create<S: CompanyCreator>(store: &S, req: &Request) -> Result<Response<Body>, Problem> {
+    let doc = json_object(req, JSON)?;
+    let company = Company::create(validated(&doc)?, now());
+    store.create(&company).await?;
+    tracing::info!(company_id = %company.id, accounts = company.bank_accounts.len(), "company created");
+    let location = format!("/companies/{}", company.id);
+    Ok(with_header(
+        company_response(StatusCode::CREATED, &company),
+        header::LOCATION,
+        &location,
+    ))
+}
+
+/// `GET /companies/{id}`
+pub async fn get_company<S: CompanyReader>(store: &S, req: Request) -> Response<Body> {
+    respond(get(store, &req).await)
+}
+
+async fn get<S: CompanyReader>(store: &S, req: &Request) -> Result<Response<Body>, Problem> {
+    let id = path_id(req, "id", "company")?;
+    match store.get(id).await? {
+        Some(company) => Ok(company_response(StatusCode::OK, &company)),
+        None => Err(Problem::not_found("No company with that id.")),
+    }
+}
+
+#[derive(Serialize)]
+struct ListBody<'a> {
+    items: &'a [Company],
+    next_cursor: Option<String>,
+}
+
+/// `GET /companies?limit=N&cursor=C`
+pub async fn list_companies<S: CompanyLister>(store: &S, req: Request) -> Response<Body> {
+    respond(list(store, &req).await)
+}
+
+async fn list<S: CompanyLister>(store: &S, req: &Request) -> Result<Response<Body>, Problem> {
+    let params = query(req, &["limit", "cursor"])?;
+    let limit = match params.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(Problem::validation(vec![input::FieldError::new(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
+                )]))
+            }
+        },
+    };
+    let after = match params.get("cursor") {
+        None => None,
+        Some(c) => Some(cursor::decode(c).ok_or_else(Problem::invalid_cursor)?),
+    };
+    let page = store.list(limit, after).await?;
+    let body = ListBody {
+        items: &page.items,
+        next_cursor: page.next_after.map(cursor::encode),
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// `PATCH /companies/{id}` (JSON Merge Patch) and `PUT /companies/{id}` (full replacement).
+pub async fn update_company<S: CompanyReader + CompanyUpdater>(
+    store: &S,
+    req: Request,
+) -> Response<Body> {
+    respond(update(store, &req).await)
+}
+
+enum Change {
+    Patch(Map<String, Value>),
+    Replace(Box<CompanyInput>),
+}
+
+impl Change {
+    fn apply(&self, current: &Company) -> Result<CompanyInput, Problem> {
+        match self {
+            Change::Replace(input) => Ok(input.as_ref().clone()),
+            Change::Patch(patch) => {
+                let mut doc = Value::Object(current.to_document());
+                json_patch::merge(&mut doc, &Value::Object(patch.clone()));
+                match doc {
+                    Value::Object(doc) => validated(&doc),
+                    _ => Err(Problem::bad_request(
+                        "The merge patch must be a JSON object.",
+                    )),
+                }
+            }
+        }
+    }
+}
+
+async fn update<S: CompanyReader + CompanyUpdater>(
+    store: &S,
+    req: &Request,
+) -> Result<Response<Body>, Problem> {
+    let id = path_id(req, "id", "company")?;
+    let if_match = IfMatch::from_headers(req.headers())?;
+    let change = if req.method() == Method::PATCH {
+        let patch = json_object(req, MERGE_PATCH)?;
+        let mut errors = Vec::new();
+        input::check_top_level_fields(&patch, &mut errors);
+        if !errors.is_empty() {
+            return Err(Problem::validation(errors));
+        }
+        Change::Patch(patch)
+    } else {
+        Change::Replace(Box::new(validated(&json_object(req, JSON)?)?))
+    };
+    for _ in 0..MAX_WRITE_ATTEMPTS {
+        let current = store
+            .get(id)
+            .await?
+            .ok_or_else(|| Problem::not_found("No company with that id."))?;
+        if if_match
+            .as_ref()
+            .is_some_and(|m| !m.matches(current.version))
+        {
+            return Err(Problem::precondition_failed());
+        }
+        let next = current.replaced_by(change.apply(&current)?, now());
+        match store.replace(&next, current.version).await {
+            Ok(()) => {
+                tracing::info!(company_id = %id, version = next.version, "company updated");
+                return Ok(company_response(StatusCode::OK, &next));
+            }
+            // Another writer got in between our read and write. A client that pinned the
+            // version it saw has lost; otherwise re-apply the change to the fresh state.
+            Err(StoreError::VersionConflict)
+                if if_match.as_ref().is_some_and(IfMatch::is_pinned) =>
+            {
+                return Err(Problem::precondition_failed())
+            }
+            Err(StoreError::VersionConflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Problem::edit_conflict())
+}
+
+/// `DELETE /companies/{id}`
+pub async fn delete_company<S: CompanyReader + CompanyDeleter>(
+    store: &S,
+    req: Request,
+) -> Response<Body> {
+    respond(delete(store, &req).await)
+}
+
+async fn delete<S: CompanyReader + CompanyDeleter>(
+    store: &S,
+    req: &Request,
+) -> Result<Response<Body>, Problem> {
+    let id = path_id(req, "id", "company")?;
+    let expected = match IfMatch::from_headers(req.headers())? {
+        Some(m) if m.is_pinned() => {
+            let current = store
+                .get(id)
+                .await?
+                .ok_or_else(|| Problem::not_found("No company with that id."))?;
+            if !m.matches(current.version) {
+                return Err(Problem::precondition_failed());
+            }
+            Some(current.version)
+        }
+        _ => None,
+    };
+    store.delete(id, expected).await?;
+    tracing::info!(company_id = %id, "company deleted");
+    Ok(empty(StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,93 @@
+//! Opaque, tamper-evident pagination cursors: base64url of a format byte, the id to continue
+//! after, and a truncated HMAC-SHA256 over both. A forged or garbled cursor fails to decode.
+
+use std::sync::LazyLock;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use uuid::Uuid;
+
+const FORMAT: u8 = 1;
+const TAG_LEN: usize = 16;
+const LEN: usize = 1 + 16 + TAG_LEN;
+/// Used when `CURSOR_SECRET` is unset (local development). Deployed stacks set a generated secret.
+const DEVELOPMENT_KEY: &[u8] = b"companies-api local development cursor key";
+
+static KEY: LazyLock<Vec<u8>> = LazyLock::new(|| match std::env::var("CURSOR_SECRET") {
+    Ok(secret) if !secret.is_empty() => secret.into_bytes(),
+    _ => DEVELOPMENT_KEY.to_vec(),
+});
+
+fn tag(payload: &[u8]) -> Option<[u8; TAG_LEN]> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&KEY).ok()?;
+    mac.update(payload);
+    let full = mac.finalize().into_bytes();
+    let mut out = [0u8; TAG_LEN];
+    out.copy_from_slice(&full[..TAG_LEN]);
+    Some(out)
+}
+
+/// The cursor that continues a listing after the company `after`.
+pub fn encode(after: Uuid) -> String {
+    let mut bytes = Vec::with_capacity(LEN);
+    bytes.push(FORMAT);
+    bytes.extend_from_slice(after.as_bytes());
+    // HMAC accepts keys of any length, so `tag` always succeeds.
+    bytes.extend_from_slice(&tag(&bytes).unwrap_or_default());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The id a cursor continues after, or `None` if it was not issued by [`encode`] with this key.
+pub fn decode(cursor: &str) -> Option<Uuid> {
+    if cursor.len() > 64 {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    if bytes.len() != LEN || bytes[0] != FORMAT {
+        return None;
+    }
+    let (payload, given) = bytes.split_at(1 + 16);
+    let mut mac = Hmac::<Sha256>::new_from_slice(&KEY).ok()?;
+    mac.update(payload);
+    mac.verify_truncated_left(given).ok()?;
+    Uuid::from_slice(&payload[1..]).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let id = Uuid::now_v7();
+        assert_eq!(decode(&encode(id)), Some(id));
+    }
+
+    #[test]
+    fn rejects_forged_and_garbled_cursors() {
+        let id = Uuid::now_v7();
+        let good = encode(id);
+        // Same shape, other id, no valid tag.
+        let mut forged = vec![FORMAT];
+        forged.extend_from_slice(Uuid::now_v7().as_bytes());
+        forged.extend_from_slice(&[0u8; TAG_LEN]);
+        let forged = URL_SAFE_NO_PAD.encode(forged);
+        let mut flipped = good.clone().into_bytes();
+        flipped[5] = if flipped[5] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        for bad in [
+            forged.as_str(),
+            flipped.as_str(),
+            "",
+            "!!!",
+            "abc",
+            &good[..good.len() - 1],
+            &format!("{good}A"),
+            &id.to_string(),
+        ] {
+            assert_eq!(decode(bad), None, "{bad:?}");
+        }
+    }
+}

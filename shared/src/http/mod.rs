@@ -1,0 +1,53 @@
+//! The HTTP edge: request parsing and bounds, responses, problem details, cursors.
+//! Nothing below this module knows about HTTP.
+
+pub mod cursor;
+pub mod problem;
+pub mod request;
+
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+pub use problem::Problem;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(text) => {
+            let mut resp = Response::new(Body::Text(text));
+            *resp.status_mut() = status;
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "response serialisation failed");
+            Problem::internal().into_response()
+        }
+    }
+}
+
+/// Adds a header whose value the server built (always valid); silently skips an invalid one.
+pub fn with_header(
+    mut resp: Response<Body>,
+    name: header::HeaderName,
+    value: &str,
+) -> Response<Body> {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
+    }
+    resp
+}
+
+/// An empty response with the given status.
+pub fn empty(status: StatusCode) -> Response<Body> {
+    let mut resp = Response::new(Body::Empty);
+    *resp.status_mut() = status;
+    resp
+}

@@ -1,0 +1,195 @@
+//! RFC 9457 problem details: every error response of the API.
+
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use crate::model::FieldError;
+
+/// An error answer. Its text is written for clients; internal details never go in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub status: StatusCode,
+    /// A problem type URI; `about:blank` when the status code says it all.
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    pub retry_after: Option<u32>,
+    pub allow: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Body9457<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl Problem {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Problem {
+            status,
+            kind,
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+            allow: None,
+        }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "about:blank",
+            "Bad Request",
+            detail,
+        )
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut p = Self::new(
+            StatusCode::BAD_REQUEST,
+            "urn:companies:problem:validation-error",
+            "Invalid request",
+            "One or more fields are invalid; see errors.",
+        );
+        p.errors = errors;
+        p
+    }
+
+    pub fn malformed_json() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "urn:companies:problem:malformed-json",
+            "Malformed JSON",
+            "The request body is not valid JSON.",
+        )
+    }
+
+    pub fn invalid_cursor() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "urn:companies:problem:invalid-cursor",
+            "Invalid cursor",
+            "The cursor is not one this API issued; start again without it.",
+        )
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "about:blank", "Not Found", detail)
+    }
+
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        let mut p = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "about:blank",
+            "Method Not Allowed",
+            format!("This resource supports: {allow}."),
+        );
+        p.allow = Some(allow);
+        p
+    }
+
+    pub fn duplicate_accounts(errors: Vec<FieldError>) -> Self {
+        let mut p = Self::new(
+            StatusCode::CONFLICT,
+            "urn:companies:problem:duplicate-bank-account",
+            "Duplicate bank account",
+            "A bank account with the same bank, agency and account number is already present.",
+        );
+        p.errors = errors;
+        p
+    }
+
+    pub fn edit_conflict() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "urn:companies:problem:edit-conflict",
+            "Edit conflict",
+            "The company kept changing while this request was applied; fetch it and retry.",
+        )
+    }
+
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "about:blank",
+            "Precondition Failed",
+            "The company has changed since the given ETag; fetch it again and retry with the new ETag.",
+        )
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "about:blank",
+            "Content Too Large",
+            format!("The request body must be at most {limit} bytes."),
+        )
+    }
+
+    pub fn unsupported_media_type(accepted: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "about:blank",
+            "Unsupported Media Type",
+            format!("Send the body as {accepted}."),
+        )
+    }
+
+    pub fn unavailable() -> Self {
+        let mut p = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "about:blank",
+            "Service Unavailable",
+            "The service is temporarily unable to handle the request; retry shortly.",
+        );
+        p.retry_after = Some(1);
+        p
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "about:blank",
+            "Internal Server Error",
+            "The request could not be completed. It has been logged.",
+        )
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let body = Body9457 {
+            kind: self.kind,
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            errors: &self.errors,
+        };
+        let text = serde_json::to_string(&body).unwrap_or_default();
+        let mut resp = Response::new(Body::Text(text));
+        *resp.status_mut() = self.status;
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(allow) = self.allow {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        resp
+    }
+}

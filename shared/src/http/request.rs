@@ -1,0 +1,261 @@
+//! Reading requests: path ids, query parameters, bodies (size, media type, JSON) and `If-Match`.
+
+use std::collections::HashMap;
+
+use lambda_http::http::{header, HeaderMap};
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{Problem, MAX_BODY_BYTES};
+
+/// The `{id}` path parameter. An id that is not a UUID names no company: 404.
+pub fn path_id(req: &Request, name: &str, what: &str) -> Result<Uuid, Problem> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| Problem::not_found(format!("No {what} with that id.")))
+}
+
+/// Query parameters, each at most once, none outside `allowed`.
+pub fn query(req: &Request, allowed: &[&str]) -> Result<HashMap<String, String>, Problem> {
+    let mut out = HashMap::new();
+    let Some(params) = req.query_string_parameters_ref() else {
+        return Ok(out);
+    };
+    for (name, _) in params.iter() {
+        if !allowed.contains(&name) {
+            let shown: String = name.chars().take(64).collect();
+            return Err(Problem::bad_request(format!(
+                "Unknown query parameter {shown:?}; accepted: {}.",
+                allowed.join(", ")
+            )));
+        }
+        let values = params.all(name).unwrap_or_default();
+        if values.len() > 1 {
+            return Err(Problem::bad_request(format!(
+                "Query parameter {name:?} may appear only once."
+            )));
+        }
+        if let Some(v) = values.first() {
+            out.insert(name.to_owned(), (*v).to_owned());
+        }
+    }
+    Ok(out)
+}
+
+fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(s) => s.as_bytes(),
+        Body::Binary(b) => b,
+        // `Body` is non-exhaustive; an unknown kind carries nothing we can read.
+        _ => &[],
+    }
+}
+
+/// The media type of the request, lower-cased, without parameters.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = raw
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    Some(essence)
+}
+
+/// Reads the body as a JSON object, after checking its size and media type.
+///
+/// A JSON number given for `declared_billing` is replaced by its exact source text (as a
+/// string), so money never passes through a float.
+pub fn json_object(req: &Request, accepted: &[&str]) -> Result<Map<String, Value>, Problem> {
+    let bytes = body_bytes(req);
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Problem::payload_too_large(MAX_BODY_BYTES));
+    }
+    match media_type(req.headers()) {
+        Some(m) if accepted.contains(&m.as_str()) => {}
+        _ => return Err(Problem::unsupported_media_type(&accepted.join(" or "))),
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|_| Problem::malformed_json())?;
+    let Value::Object(mut object) = value else {
+        return Err(Problem::bad_request(
+            "The request body must be a JSON object.",
+        ));
+    };
+    if matches!(object.get("declared_billing"), Some(Value::Number(_))) {
+        let raw: HashMap<String, &RawValue> =
+            serde_json::from_slice(bytes).map_err(|_| Problem::malformed_json())?;
+        if let Some(text) = raw.get("declared_billing") {
+            object.insert(
+                "declared_billing".into(),
+                Value::String(text.get().to_owned()),
+            );
+        }
+    }
+    Ok(object)
+}
+
+/// A parsed `If-Match` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: any current version.
+    Any,
+    /// The versions named by strong entity tags (weak ones never match, RFC 9110 §13.1.1).
+    Versions(Vec<u64>),
+}
+
+impl IfMatch {
+    /// `None` when the header is absent; 400 when it is not a list of entity tags.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Option<IfMatch>, Problem> {
+        let values: Vec<_> = headers.get_all(header::IF_MATCH).iter().collect();
+        if values.is_empty() {
+            return Ok(None);
+        }
+        let bad = || {
+            Problem::bad_request("If-Match must be \"*\" or a list of entity tags such as \"3\".")
+        };
+        let mut versions = Vec::new();
+        for value in values {
+            let text = value.to_str().map_err(|_| bad())?;
+            for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                if tag == "*" {
+                    return Ok(Some(IfMatch::Any));
+                }
+                let (weak, tag) = match tag.strip_prefix("W/") {
+                    Some(rest) => (true, rest),
+                    None => (false, tag),
+                };
+                let inner = tag
+                    .strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .ok_or_else(bad)?;
+                if inner.contains('"') {
+                    return Err(bad());
+                }
+                // A well-formed tag that this API never issued simply matches nothing.
+                if let (false, Ok(v)) = (weak, inner.parse::<u64>()) {
+                    versions.push(v);
+                }
+            }
+        }
+        Ok(Some(IfMatch::Versions(versions)))
+    }
+
+    pub fn matches(&self, version: u64) -> bool {
+        match self {
+            IfMatch::Any => true,
+            IfMatch::Versions(v) => v.contains(&version),
+        }
+    }
+
+    /// Whether the client pinned a version (as opposed to `*`).
+    pub fn is_pinned(&self) -> bool {
+        matches!(self, IfMatch::Versions(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::HeaderValue;
+
+    fn if_match(v: &str) -> Result<Option<IfMatch>, Problem> {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_MATCH, HeaderValue::from_str(v).unwrap());
+        IfMatch::from_headers(&h)
+    }
+
+    #[test]
+    fn if_match_parses_lists_stars_and_weak_tags() {
+        assert_eq!(IfMatch::from_headers(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(if_match("*").unwrap(), Some(IfMatch::Any));
+        assert_eq!(if_match("\"3\"").unwrap(), Some(IfMatch::Versions(vec![3])));
+        assert_eq!(
+            if_match("\"1\", \"2\"").unwrap(),
+            Some(IfMatch::Versions(vec![1, 2]))
+        );
+        let weak = if_match("W/\"3\"").unwrap().unwrap();
+        assert!(!weak.matches(3));
+        assert!(!if_match("\"abc\"").unwrap().unwrap().matches(1));
+        assert!(if_match("3").is_err());
+        assert!(if_match("\"3").is_err());
+    }
+
+    fn request(content_type: Option<&str>, body: &str) -> Request {
+        let mut b = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/companies");
+        if let Some(ct) = content_type {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        b.body(Body::Text(body.to_owned())).unwrap()
+    }
+
+    #[test]
+    fn body_checks_size_then_type_then_json() {
+        let json = ["application/json"];
+        let status = |r: Result<_, Problem>| r.map(|_| 200).unwrap_or_else(|p| p.status.as_u16());
+        assert_eq!(
+            status(json_object(&request(Some("application/json"), "{}"), &json)),
+            200
+        );
+        assert_eq!(
+            status(json_object(
+                &request(Some("Application/JSON; charset=utf-8"), "{}"),
+                &json
+            )),
+            200
+        );
+        assert_eq!(
+            status(json_object(&request(Some("text/plain"), "{}"), &json)),
+            415
+        );
+        assert_eq!(status(json_object(&request(None, "{}"), &json)), 415);
+        assert_eq!(
+            status(json_object(&request(Some("application/json"), "{"), &json)),
+            400
+        );
+        assert_eq!(
+            status(json_object(
+                &request(Some("application/json"), "[1]"),
+                &json
+            )),
+            400
+        );
+        assert_eq!(
+            status(json_object(&request(Some("application/json"), ""), &json)),
+            400
+        );
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
+        assert_eq!(
+            status(json_object(&request(Some("text/plain"), &big), &json)),
+            413
+        );
+        let deep = "[".repeat(10_000);
+        assert_eq!(
+            status(json_object(
+                &request(Some("application/json"), &deep),
+                &json
+            )),
+            400
+        );
+    }
+
+    #[test]
+    fn billing_numbers_keep_their_exact_text() {
+        let body = r#"{"declared_billing": 1235.6900000000001, "x": 0.1}"#;
+        let obj = json_object(
+            &request(Some("application/json"), body),
+            &["application/json"],
+        )
+        .unwrap();
+        assert_eq!(
+            obj["declared_billing"],
+            Value::String("1235.6900000000001".into())
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! The companies model crate: everything the Lambdas and the local API share.
+//!
+//! Data flows one way: HTTP event → [`http`] (parse, bound) → [`model`] (typed, valid) →
+//! [`store`] (conditional write) → [`http`] (response). [`handlers`] wires one operation each.
+
+pub mod banks;
+pub mod handlers;
+pub mod http;
+pub mod lambda;
+pub mod model;
+pub mod routes;
+pub mod store;
+pub mod telemetry;
+pub mod testing;

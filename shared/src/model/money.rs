@@ -1,0 +1,140 @@
+//! Exact money: a non-negative amount of reais with at most two decimal places, below 10^10
+//! (the original service's DECIMAL(12,2)). Never touches floating point.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Serialize, Serializer};
+
+/// A validated amount of money, always held at scale 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money(Decimal);
+
+/// Longest decimal text accepted before parsing (bounds the work done on hostile input).
+const MAX_TEXT_LEN: usize = 32;
+
+impl Money {
+    /// Parses a decimal string (`"1235.69"`, `"10"`) or the exact text of a JSON number
+    /// (which may carry a sign or an exponent, e.g. `1.5e3`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if text.len() > MAX_TEXT_LEN {
+            return Err("is too long to be an amount".into());
+        }
+        let valid_chars = text
+            .bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E'));
+        if !valid_chars {
+            return Err("must be a decimal number such as \"1235.69\"".into());
+        }
+        let parsed = if text.contains(['e', 'E']) {
+            Decimal::from_scientific(text)
+        } else {
+            Decimal::from_str(text)
+        };
+        let value =
+            parsed.map_err(|_| "must be a decimal number such as \"1235.69\"".to_string())?;
+        Self::try_from(value)
+    }
+
+    /// The amount as an exact decimal.
+    pub fn amount(&self) -> Decimal {
+        self.0
+    }
+}
+
+impl TryFrom<Decimal> for Money {
+    type Error = String;
+
+    fn try_from(value: Decimal) -> Result<Self, Self::Error> {
+        let value = value.normalize();
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err("must not be negative".into());
+        }
+        if value.scale() > 2 {
+            return Err("must have at most 2 decimal places".into());
+        }
+        if value >= Decimal::from(10_000_000_000_i64) {
+            return Err("must be below 10000000000.00".into());
+        }
+        let mut value = value.abs();
+        value.rescale(2);
+        Ok(Money(value))
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.2}", self.0)
+    }
+}
+
+impl Serialize for Money {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> String {
+        match Money::parse(text) {
+            Ok(m) => m.to_string(),
+            Err(e) => panic!("{text} rejected: {e}"),
+        }
+    }
+
+    #[test]
+    fn always_renders_two_decimals() {
+        assert_eq!(ok("1235.69"), "1235.69");
+        assert_eq!(ok("0.1"), "0.10");
+        assert_eq!(ok("10"), "10.00");
+        assert_eq!(ok("0"), "0.00");
+        assert_eq!(ok("-0"), "0.00");
+        assert_eq!(ok("1.230"), "1.23");
+        assert_eq!(ok("9999999999.99"), "9999999999.99");
+        assert_eq!(ok("1.5e3"), "1500.00");
+        assert_eq!(ok("125E-2"), "1.25");
+    }
+
+    #[test]
+    fn keeps_values_that_floats_cannot_hold() {
+        // 0.1 + 0.2 style values and large amounts survive exactly.
+        assert_eq!(ok("0.30"), "0.30");
+        assert_eq!(ok("9007199254.93"), "9007199254.93");
+        let sum = Money::parse("0.1").unwrap().amount() + Money::parse("0.2").unwrap().amount();
+        assert_eq!(sum.to_string(), "0.30");
+    }
+
+    #[test]
+    fn rejects_out_of_range_and_imprecise_amounts() {
+        for bad in [
+            "-0.01",
+            "-5",
+            "10000000000",
+            "10000000000.00",
+            "1e10",
+            "1.234",
+            "0.001",
+            "1235.6900000000001",
+            "",
+            "abc",
+            "1,5",
+            "NaN",
+            "Infinity",
+            "1..2",
+            "0x10",
+            "1 000",
+            "1e999999999",
+            "12345678901234567890123456789012345",
+        ] {
+            assert!(Money::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The API's routes: which function serves which method and path. `template.yaml` declares the
+//! same table for API Gateway (a test keeps the two equal), and the local API serves it.
+
+use std::collections::HashMap;
+
+use lambda_http::{Body, Request, Response};
+
+use crate::handlers;
+use crate::http::Problem;
+use crate::store::Store;
+
+/// One route of the HTTP API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Route {
+    /// The function (crate under `functions/`, and `events/<function>.json`).
+    pub function: &'static str,
+    pub method: &'static str,
+    /// API Gateway path template, e.g. `/companies/{id}`.
+    pub path: &'static str,
+}
+
+pub const ROUTES: &[Route] = &[
+    Route {
+        function: "create-company",
+        method: "POST",
+        path: "/companies",
+    },
+    Route {
+        function: "list-companies",
+        method: "GET",
+        path: "/companies",
+    },
+    Route {
+        function: "get-company",
+        method: "GET",
+        path: "/companies/{id}",
+    },
+    Route {
+        function: "update-company",
+        method: "PATCH",
+        path: "/companies/{id}",
+    },
+    Route {
+        function: "update-company",
+        method: "PUT",
+        path: "/companies/{id}",
+    },
+    Route {
+        function: "delete-company",
+        method: "DELETE",
+        path: "/companies/{id}",
+    },
+];
+
+/// What a method and path resolve to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resolved {
+    Found(Route, HashMap<String, String>),
+    /// The path exists; these methods are allowed on it.
+    MethodNotAllowed(&'static str),
+    NotFound,
+}
+
+fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
+    let mut params = HashMap::new();
+    let mut given = path.trim_end_matches('/').split('/');
+    for part in template.split('/') {
+        let actual = given.next()?;
+        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) if !actual.is_empty() => {
+                params.insert(name.to_owned(), actual.to_owned());
+            }
+            Some(_) => return None,
+            None if part == actual => {}
+            None => return None,
+        }
+    }
+    given.next().is_none().then_some(params)
+}
+
+/// Finds the route for a request line.
+pub fn resolve(method: &str, path: &str) -> Resolved {
+    let mut allowed = Vec::new();
+    for route in ROUTES {
+        if let Some(params) = match_path(route.path, path) {
+            if route.method.eq_ignore_ascii_case(method) {
+                return Resolved::Found(*route, params);
+            }
+            allowed.push(route.method);
+        }
+    }
+    match allowed.as_slice() {
+        [] => Resolved::NotFound,
+        ["POST", "GET"] => Resolved::MethodNotAllowed("GET, POST"),
+        _ => Resolved::MethodNotAllowed("DELETE, GET, PATCH, PUT"),
+    }
+}
+
+/// Runs the handler of `function` (what the local API does for every route).
+pub async fn dispatch<S: Store>(store: &S, function: &str, req: Request) -> Response<Body> {
+    match function {
+        "create-company" => handlers::create_company(store, req).await,
+        "list-companies" => handlers::list_companies(store, req).await,
+        "get-company" => handlers::get_company(store, req).await,
+        "update-company" => handlers::update_company(store, req).await,
+        "delete-company" => handlers::delete_company(store, req).await,
+        _ => Problem::not_found("No such route.").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_templates_and_methods() {
+        match resolve("GET", "/companies/abc") {
+            Resolved::Found(r, p) => {
+                assert_eq!(r.function, "get-company");
+                assert_eq!(p["id"], "abc");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(resolve("post", "/companies/"), Resolved::Found(r, _) if r.function == "create-company")
+        );
+        assert_eq!(
+            resolve("DELETE", "/companies"),
+            Resolved::MethodNotAllowed("GET, POST")
+        );
+        assert_eq!(
+            resolve("POST", "/companies/x"),
+            Resolved::MethodNotAllowed("DELETE, GET, PATCH, PUT")
+        );
+        assert_eq!(resolve("GET", "/companies/x/y"), Resolved::NotFound);
+        assert_eq!(resolve("GET", "/companiesx"), Resolved::NotFound);
+        assert_eq!(resolve("GET", "/"), Resolved::NotFound);
+        assert_eq!(
+            resolve("GET", "/companies//"),
+            Resolved::Found(ROUTES[1], HashMap::new())
+        );
+    }
+
+    #[test]
+    fn the_method_lists_match_the_route_table() {
+        for (path, allow) in [
+            ("/companies", "GET, POST"),
+            ("/companies/{id}", "DELETE, GET, PATCH, PUT"),
+        ] {
+            let mut methods: Vec<_> = ROUTES
+                .iter()
+                .filter(|r| r.path == path)
+                .map(|r| r.method)
+                .collect();
+            methods.sort_unstable();
+            assert_eq!(methods.join(", "), allow);
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! Support for the test suites of this workspace (contract, end-to-end): a DynamoDB store on a
+//! fresh table of the DynamoDB-compatible server named by `AWS_ENDPOINT_URL_DYNAMODB`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::store::DynamoStore;
+
+/// A store on a new, empty table, or `None` when no local DynamoDB is configured. With
+/// `REQUIRE_DYNAMODB=1` (what `make test` sets) a missing endpoint is a failure, not a skip.
+pub async fn dynamo_store(suite: &str) -> Option<DynamoStore> {
+    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
+        assert!(
+            std::env::var("REQUIRE_DYNAMODB").as_deref() != Ok("1"),
+            "REQUIRE_DYNAMODB=1 but AWS_ENDPOINT_URL_DYNAMODB is not set"
+        );
+        eprintln!("AWS_ENDPOINT_URL_DYNAMODB is not set: skipping the DynamoDB run of {suite}");
+        return None;
+    }
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let table = format!(
+        "{suite}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let store = DynamoStore::connect(table).await;
+    if let Err(e) = store.ensure_table().await {
+        panic!("cannot create a test table: {e}");
+    }
+    Some(store)
+}

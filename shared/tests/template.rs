@@ -1,0 +1,267 @@
+//! Keeps `template.yaml`, the route table the local API serves, the function crates and the
+//! sample events in step: a route added in one place and not the others fails here.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use companies::model::{input, now, Company};
+use companies::routes::{self, Resolved, ROUTES};
+use companies::store::{dynamo, CompanyCreator, MemoryStore};
+use serde_yaml::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+fn get<'a>(v: &'a Value, key: &str) -> &'a Value {
+    v.get(key)
+        .unwrap_or_else(|| panic!("missing {key} in {v:?}"))
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    get(v, key)
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} is not a string"))
+}
+
+/// (logical id, function properties, binary name) of every function in the template.
+fn functions(t: &Value) -> Vec<(String, Value, String)> {
+    get(t, "Resources")
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Function"))
+        .map(|(id, r)| {
+            let binary = str_of(get(get(r, "Metadata"), "BuildProperties"), "Binary").to_owned();
+            (
+                id.as_str().unwrap().to_owned(),
+                get(r, "Properties").clone(),
+                binary,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn template_routes_are_exactly_the_local_routes() {
+    let t = template();
+    let mut from_template = BTreeSet::new();
+    for (_, props, binary) in functions(&t) {
+        for (_, event) in get(&props, "Events").as_mapping().unwrap() {
+            assert_eq!(str_of(event, "Type"), "HttpApi");
+            let p = get(event, "Properties");
+            from_template.insert((
+                binary.clone(),
+                str_of(p, "Method").to_owned(),
+                str_of(p, "Path").to_owned(),
+            ));
+        }
+    }
+    let local: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.function.to_owned(),
+                r.method.to_owned(),
+                r.path.to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(from_template, local);
+}
+
+#[test]
+fn every_function_is_an_arm64_cargo_lambda_crate_of_the_workspace() {
+    let t = template();
+    let globals = get(get(&t, "Globals"), "Function");
+    assert_eq!(str_of(globals, "Runtime"), "provided.al2023");
+    assert_eq!(
+        get(globals, "Architectures").as_sequence().unwrap(),
+        &[Value::from("arm64")]
+    );
+    let workspace = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let resources = get(&t, "Resources");
+    let fns = functions(&t);
+    for (id, props, binary) in &fns {
+        assert_eq!(
+            str_of(get(get(resources, id), "Metadata"), "BuildMethod"),
+            "rust-cargolambda"
+        );
+        assert_eq!(
+            str_of(props, "CodeUri"),
+            ".",
+            "{id} builds from the workspace root"
+        );
+        let manifest =
+            std::fs::read_to_string(root().join("functions").join(binary).join("Cargo.toml"))
+                .unwrap_or_else(|_| panic!("functions/{binary}/Cargo.toml missing"));
+        assert!(
+            manifest.contains(&format!("name = \"{binary}\"")),
+            "{binary}"
+        );
+        assert!(
+            workspace.contains(&format!("\"functions/{binary}\"")),
+            "{binary} not a workspace member"
+        );
+    }
+    let route_functions: BTreeSet<_> = ROUTES.iter().map(|r| r.function.to_owned()).collect();
+    let template_functions: BTreeSet<_> = fns.iter().map(|(_, _, b)| b.clone()).collect();
+    assert_eq!(route_functions, template_functions);
+}
+
+#[test]
+fn table_keys_and_index_match_what_the_code_creates() {
+    let t = template();
+    let table = get(get(get(&t, "Resources"), "CompaniesTable"), "Properties");
+    assert_eq!(str_of(table, "BillingMode"), "PAY_PER_REQUEST");
+    let pairs = |v: &Value, a: &str, b: &str| -> BTreeSet<(String, String)> {
+        v.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|e| (str_of(e, a).to_owned(), str_of(e, b).to_owned()))
+            .collect()
+    };
+    let (keys, attrs, gsis) = dynamo::table_definition();
+    let code_keys: BTreeSet<_> = keys
+        .iter()
+        .map(|k| {
+            (
+                k.attribute_name().to_owned(),
+                k.key_type().as_str().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs(get(table, "KeySchema"), "AttributeName", "KeyType"),
+        code_keys
+    );
+    let code_attrs: BTreeSet<_> = attrs
+        .iter()
+        .map(|a| {
+            (
+                a.attribute_name().to_owned(),
+                a.attribute_type().as_str().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs(
+            get(table, "AttributeDefinitions"),
+            "AttributeName",
+            "AttributeType"
+        ),
+        code_attrs
+    );
+    let template_gsis = get(table, "GlobalSecondaryIndexes").as_sequence().unwrap();
+    assert_eq!(template_gsis.len(), gsis.len());
+    for (tg, cg) in template_gsis.iter().zip(&gsis) {
+        assert_eq!(str_of(tg, "IndexName"), cg.index_name());
+        let code: BTreeSet<_> = cg
+            .key_schema()
+            .iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_owned(),
+                    k.key_type().as_str().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs(get(tg, "KeySchema"), "AttributeName", "KeyType"),
+            code
+        );
+        assert_eq!(str_of(get(tg, "Projection"), "ProjectionType"), "ALL");
+    }
+}
+
+fn events() -> Vec<(String, String)> {
+    let mut out: Vec<_> = std::fs::read_dir(root().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            (
+                p.file_stem().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn every_function_has_an_event_and_every_route_is_exercised() {
+    let names: BTreeSet<_> = events().into_iter().map(|(n, _)| n).collect();
+    let mut route_keys = BTreeSet::new();
+    for (_, text) in events() {
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        route_keys.insert(v["routeKey"].as_str().unwrap().to_owned());
+    }
+    for r in ROUTES {
+        assert!(
+            names.contains(r.function),
+            "events/{}.json missing",
+            r.function
+        );
+        assert!(
+            route_keys.contains(&format!("{} {}", r.method, r.path)),
+            "no event for {} {}",
+            r.method,
+            r.path
+        );
+    }
+}
+
+/// Each sample event, fed to its function's handler as the Lambda runtime would, succeeds.
+#[tokio::test]
+async fn every_sample_event_runs_through_its_handler() {
+    let expected: HashMap<&str, u16> = HashMap::from([
+        ("POST", 201),
+        ("GET /companies", 200),
+        ("GET /companies/{id}", 200),
+        ("PATCH", 200),
+        ("PUT", 200),
+        ("DELETE", 204),
+    ]);
+    for (name, text) in events() {
+        let store = MemoryStore::new();
+        let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+        // Seed the company the event names, at version 1.
+        if let Some(id) = event["pathParameters"]["id"].as_str() {
+            let doc = serde_json::json!({"company_name": "Seed", "phone": "11978235674", "declared_billing": 1});
+            let mut seed =
+                Company::create(input::company(doc.as_object().unwrap()).unwrap(), now());
+            seed.id = id.parse().unwrap();
+            store.create(&seed).await.unwrap();
+        }
+        let request =
+            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let method = request.method().to_string();
+        let Resolved::Found(route, _) = routes::resolve(&method, request.uri().path()) else {
+            panic!("{name}: no route for {method} {}", request.uri().path());
+        };
+        assert!(
+            name.starts_with(route.function),
+            "{name} is not an event of {}",
+            route.function
+        );
+        let response = routes::dispatch(&store, route.function, request).await;
+        let key = format!("{method} {}", route.path);
+        let want = expected
+            .get(key.as_str())
+            .or_else(|| expected.get(method.as_str()))
+            .unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            *want,
+            "{name}: {:?}",
+            response.body()
+        );
+    }
+}

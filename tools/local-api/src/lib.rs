@@ -1,0 +1,113 @@
+//! The Docker-free local API: an HTTP server that routes every route of `template.yaml`
+//! (see [`companies::routes::ROUTES`]) to the same handlers the Lambdas run.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use companies::http::{Problem, MAX_BODY_BYTES};
+use companies::routes::{self, Resolved};
+use companies::store::Store;
+use companies::telemetry;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::{Body, RequestExt};
+use tokio::net::TcpListener;
+
+type HttpResponse = hyper::Response<Full<Bytes>>;
+
+fn to_hyper(resp: lambda_http::Response<Body>) -> HttpResponse {
+    let (parts, body) = resp.into_parts();
+    let bytes = match body {
+        Body::Text(s) => Bytes::from(s),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// Answers one request: route it, read a bounded body, build the Lambda request, run the handler.
+pub async fn handle<S: Store>(store: &S, req: hyper::Request<Incoming>) -> HttpResponse {
+    let request_id = local_request_id();
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let response = match routes::resolve(&method, &path) {
+        Resolved::NotFound => {
+            telemetry::observe("-", &request_id, &method, &path, async {
+                Problem::not_found("No such route.").into_response()
+            })
+            .await
+        }
+        Resolved::MethodNotAllowed(allow) => {
+            telemetry::observe("-", &request_id, &method, &path, async {
+                Problem::method_not_allowed(allow).into_response()
+            })
+            .await
+        }
+        Resolved::Found(route, params) => {
+            let handler = run_route(store, route.function, params, req);
+            telemetry::observe(route.function, &request_id, &method, &path, handler).await
+        }
+    };
+    to_hyper(response)
+}
+
+async fn run_route<S: Store>(
+    store: &S,
+    function: &str,
+    params: HashMap<String, String>,
+    req: hyper::Request<Incoming>,
+) -> lambda_http::Response<Body> {
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return Problem::payload_too_large(MAX_BODY_BYTES).into_response(),
+    };
+    let query: QueryMap = parts.uri.query().unwrap_or("").parse().unwrap_or_default();
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        Body::Binary(bytes.to_vec())
+    };
+    let request = lambda_http::Request::from_parts(parts, body)
+        .with_path_parameters(params)
+        .with_query_string_parameters(query);
+    routes::dispatch(store, function, request).await
+}
+
+/// A unique id for local log lines (Lambda supplies the real one in AWS).
+fn local_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("local-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Serves HTTP/1.1 on `listener` until the task is dropped.
+pub async fn serve<S: Store + 'static>(listener: TcpListener, store: Arc<S>) {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let store = Arc::clone(&store);
+                async move { Ok::<_, Infallible>(handle(store.as_ref(), req).await) }
+            });
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+}
