@@ -20,6 +20,19 @@ pub struct Bank {
     pub name: String,
     /// Abbreviated name as published by the central bank.
     pub short_name: String,
+    /// Both names folded for search (lower case, no accents).
+    #[serde(skip)]
+    folded_names: String,
+}
+
+/// Lower case without diacritics: `Câmbio` → `cambio`.
+pub fn fold(text: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    text.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 const BANKS_CSV: &str = include_str!("../data/banks.csv");
@@ -40,12 +53,14 @@ static REGISTRY: LazyLock<BTreeMap<String, Bank>> = LazyLock::new(|| {
         // commit, and skipping it is safer than failing every request.
         .filter_map(Result::ok)
         .map(|r| {
+            let folded_names = format!("{} {}", fold(&r.long_name), fold(&r.short_name));
             let bank = Bank {
                 code: r.compe.trim().to_owned(),
                 ispb: r.ispb.trim().to_owned(),
                 cnpj: r.cnpj.trim().to_owned(),
                 name: r.long_name.trim().to_owned(),
                 short_name: r.short_name.trim().to_owned(),
+                folded_names,
             };
             (bank.code.clone(), bank)
         })
@@ -55,6 +70,22 @@ static REGISTRY: LazyLock<BTreeMap<String, Bank>> = LazyLock::new(|| {
 /// Looks a bank up by its three-digit COMPE code.
 pub fn by_code(code: &str) -> Option<&'static Bank> {
     REGISTRY.get(code)
+}
+
+/// Banks whose code or ISPB starts with `query`, or whose name contains it (ignoring case and
+/// accents): the bank with exactly that code first, then the others by code.
+pub fn search(query: &str) -> Vec<&'static Bank> {
+    let folded = fold(query.trim());
+    let digits = !folded.is_empty() && folded.bytes().all(|c| c.is_ascii_digit());
+    let mut found: Vec<&Bank> = REGISTRY
+        .values()
+        .filter(|b| {
+            (digits && (b.code.starts_with(&folded) || b.ispb.starts_with(&folded)))
+                || b.folded_names.contains(&folded)
+        })
+        .collect();
+    found.sort_by_key(|b| b.code != folded);
+    found
 }
 
 /// Every bank, ordered by code.
@@ -91,6 +122,28 @@ mod tests {
         );
         assert!(by_code("999").is_none());
         assert!(by_code("1").is_none());
+    }
+
+    #[test]
+    fn search_matches_code_ispb_and_names_ignoring_case_and_accents() {
+        let codes = |q: &str| {
+            search(q)
+                .iter()
+                .map(|b| b.code.as_str())
+                .collect::<Vec<_>>()
+        };
+        let c6 = codes("336");
+        assert_eq!(c6[0], "336", "the exact code comes first");
+        assert!(c6[1..]
+            .iter()
+            .all(|c| by_code(c).unwrap().ispb.starts_with("336")));
+        assert!(codes("00").contains(&"001"), "code prefix");
+        assert!(codes("00000000").contains(&"001"), "ISPB");
+        assert!(codes("AMAZONIA").contains(&"003"), "case-insensitive");
+        assert!(codes("amazônia").contains(&"003"), "accent-insensitive");
+        assert!(codes("cambio, titulos").contains(&"015"));
+        assert!(codes("no such bank anywhere").is_empty());
+        assert_eq!(fold("Crédito Câmbio ÇÃO"), "credito cambio cao");
     }
 
     #[test]

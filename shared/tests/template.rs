@@ -228,16 +228,25 @@ async fn every_sample_event_runs_through_its_handler() {
         ("PATCH", 200),
         ("PUT", 200),
         ("DELETE", 204),
+        ("POST /companies/{id}/bank-accounts", 201),
+        ("GET /banks", 200),
+        ("GET /banks/{code}", 200),
     ]);
     for (name, text) in events() {
         let store = MemoryStore::new();
         let event: serde_json::Value = serde_json::from_str(&text).unwrap();
-        // Seed the company the event names, at version 1.
+        // Seed the company (and bank account) the event names, at version 1.
         if let Some(id) = event["pathParameters"]["id"].as_str() {
-            let doc = serde_json::json!({"company_name": "Seed", "phone": "11978235674", "declared_billing": 1});
+            let doc = serde_json::json!({
+                "company_name": "Seed", "phone": "11978235674", "declared_billing": 1,
+                "bank_accounts": [{"bank_code": "001", "agency": "1", "account_number": "1"}]
+            });
             let mut seed =
                 Company::create(input::company(doc.as_object().unwrap()).unwrap(), now());
             seed.id = id.parse().unwrap();
+            if let Some(account) = event["pathParameters"]["account_id"].as_str() {
+                seed.bank_accounts[0].id = account.parse().unwrap();
+            }
             store.create(&seed).await.unwrap();
         }
         let request =

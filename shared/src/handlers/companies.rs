@@ -5,13 +5,11 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{respond, MAX_WRITE_ATTEMPTS};
+use super::{company_not_found, modify_company, respond};
 use crate::http::request::{json_object, path_id, query, IfMatch};
 use crate::http::{cursor, empty, json, with_header, Problem};
 use crate::model::{input, now, Company, CompanyInput};
-use crate::store::{
-    CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater, StoreError,
-};
+use crate::store::{CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater};
 
 const JSON: &[&str] = &["application/json"];
 const MERGE_PATCH: &[&str] = &["application/merge-patch+json", "application/json"];
@@ -19,7 +17,7 @@ const MERGE_PATCH: &[&str] = &["application/merge-patch+json", "application/json
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 
-fn company_response(status: StatusCode, company: &Company) -> Response<Body> {
+pub(super) fn company_response(status: StatusCode, company: &Company) -> Response<Body> {
     with_header(json(status, company), header::ETAG, &company.etag())
 }
 
@@ -61,7 +59,7 @@ async fn get<S: CompanyReader>(store: &S, req: &Request) -> Result<Response<Body
     let id = path_id(req, "id", "company")?;
     match store.get(id).await? {
         Some(company) => Ok(company_response(StatusCode::OK, &company)),
-        None => Err(Problem::not_found("No company with that id.")),
+        None => Err(company_not_found()),
     }
 }
 
@@ -150,35 +148,11 @@ async fn update<S: CompanyReader + CompanyUpdater>(
     } else {
         Change::Replace(Box::new(validated(&json_object(req, JSON)?)?))
     };
-    for _ in 0..MAX_WRITE_ATTEMPTS {
-        let current = store
-            .get(id)
-            .await?
-            .ok_or_else(|| Problem::not_found("No company with that id."))?;
-        if if_match
-            .as_ref()
-            .is_some_and(|m| !m.matches(current.version))
-        {
-            return Err(Problem::precondition_failed());
-        }
-        let next = current.replaced_by(change.apply(&current)?, now());
-        match store.replace(&next, current.version).await {
-            Ok(()) => {
-                tracing::info!(company_id = %id, version = next.version, "company updated");
-                return Ok(company_response(StatusCode::OK, &next));
-            }
-            // Another writer got in between our read and write. A client that pinned the
-            // version it saw has lost; otherwise re-apply the change to the fresh state.
-            Err(StoreError::VersionConflict)
-                if if_match.as_ref().is_some_and(IfMatch::is_pinned) =>
-            {
-                return Err(Problem::precondition_failed())
-            }
-            Err(StoreError::VersionConflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Problem::edit_conflict())
+    let (next, ()) = modify_company(store, id, if_match.as_ref(), |current| {
+        Ok((current.replaced_by(change.apply(current)?, now()), ()))
+    })
+    .await?;
+    Ok(company_response(StatusCode::OK, &next))
 }
 
 /// `DELETE /companies/{id}`
@@ -196,10 +170,7 @@ async fn delete<S: CompanyReader + CompanyDeleter>(
     let id = path_id(req, "id", "company")?;
     let expected = match IfMatch::from_headers(req.headers())? {
         Some(m) if m.is_pinned() => {
-            let current = store
-                .get(id)
-                .await?
-                .ok_or_else(|| Problem::not_found("No company with that id."))?;
+            let current = store.get(id).await?.ok_or_else(company_not_found)?;
             if !m.matches(current.version) {
                 return Err(Problem::precondition_failed());
             }

@@ -16,7 +16,7 @@ pub struct Problem {
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub retry_after: Option<u32>,
-    pub allow: Option<&'static str>,
+    pub allow: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -90,7 +90,7 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "about:blank", "Not Found", detail)
     }
 
-    pub fn method_not_allowed(allow: &'static str) -> Self {
+    pub fn method_not_allowed(allow: String) -> Self {
         let mut p = Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "about:blank",
@@ -110,6 +110,24 @@ impl Problem {
         );
         p.errors = errors;
         p
+    }
+
+    pub fn duplicate_account(existing: uuid::Uuid) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "urn:companies:problem:duplicate-bank-account",
+            "Duplicate bank account",
+            format!("The company already has this bank account (same bank, agency and account number): {existing}."),
+        )
+    }
+
+    pub fn too_many_accounts(max: usize) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "urn:companies:problem:too-many-bank-accounts",
+            "Too many bank accounts",
+            format!("A company may hold at most {max} bank accounts; remove one first."),
+        )
     }
 
     pub fn edit_conflict() -> Self {
@@ -187,8 +205,8 @@ impl Problem {
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if let Some(allow) = self.allow {
-            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
+            headers.insert(header::ALLOW, allow);
         }
         resp
     }

@@ -126,6 +126,24 @@ pub struct BankAccount {
 }
 
 impl BankAccount {
+    pub fn from_input(id: Uuid, input: &BankAccountInput) -> Self {
+        BankAccount {
+            id,
+            bank_code: input.bank_code.clone(),
+            agency: input.agency.clone(),
+            account_number: input.account_number.clone(),
+        }
+    }
+
+    /// The client-writable fields as a JSON document, the target of a merge patch.
+    pub fn to_document(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut doc = serde_json::Map::new();
+        doc.insert("bank_code".into(), self.bank_code.as_str().into());
+        doc.insert("agency".into(), self.agency.as_str().into());
+        doc.insert("account_number".into(), self.account_number.as_str().into());
+        doc
+    }
+
     pub fn input(&self) -> BankAccountInput {
         BankAccountInput {
             bank_code: self.bank_code.clone(),

@@ -85,6 +85,15 @@ fn field_name(key: &str) -> String {
     key.chars().take(64).collect()
 }
 
+/// `path.key`, or `key` at the top level.
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
 fn unknown_fields(
     obj: &Map<String, Value>,
     allowed: &[&str],
@@ -92,10 +101,12 @@ fn unknown_fields(
     errors: &mut Vec<FieldError>,
 ) {
     for key in obj.keys().filter(|k| !allowed.contains(&k.as_str())) {
-        errors.push(FieldError::new(
-            format!("{path}.{}", field_name(key)),
-            "is not a known field",
-        ));
+        let message = if SERVER_FIELDS.contains(&key.as_str()) {
+            "is set by the server and cannot be written"
+        } else {
+            "is not a known field"
+        };
+        errors.push(FieldError::new(join(path, &field_name(key)), message));
     }
 }
 
@@ -233,7 +244,7 @@ fn address(v: &Value, errors: &mut Vec<FieldError>) -> Option<Address> {
     })
 }
 
-/// Validates one bank account object found at `path`.
+/// Validates one bank account object found at `path` (empty for a whole request body).
 pub fn bank_account(
     v: &Value,
     path: &str,
@@ -248,7 +259,7 @@ pub fn bank_account(
     };
     let before = errors.len();
     unknown_fields(obj, &ACCOUNT_FIELDS, path, errors);
-    let field = |key: &str| format!("{path}.{key}");
+    let field = |key: &str| join(path, key);
     let bank_code = required(obj, "bank_code", &field("bank_code"), errors)
         .and_then(|v| parsed(v, &field("bank_code"), 8, BankCode::parse, errors));
     let agency = required(obj, "agency", &field("agency"), errors)

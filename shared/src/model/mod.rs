@@ -21,6 +21,17 @@ pub use input::{CompanyInput, FieldError};
 pub use money::Money;
 pub use phone::Phone;
 
+/// Why a change to one bank account of a company cannot be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountChangeError {
+    /// The company has no account with that id.
+    NotFound,
+    /// Another account of the company has the same bank, agency and account number.
+    Duplicate(Uuid),
+    /// The company already holds the most accounts allowed.
+    TooMany,
+}
+
 /// A client company as stored and as returned by the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Company {
@@ -51,12 +62,7 @@ impl Company {
         let bank_accounts = input
             .bank_accounts
             .iter()
-            .map(|a| BankAccount {
-                id: Uuid::now_v7(),
-                bank_code: a.bank_code.clone(),
-                agency: a.agency.clone(),
-                account_number: a.account_number.clone(),
-            })
+            .map(|a| BankAccount::from_input(Uuid::now_v7(), a))
             .collect();
         Company {
             id: Uuid::now_v7(),
@@ -85,26 +91,94 @@ impl Company {
                     .iter()
                     .find(|old| old.key() == key)
                     .map_or_else(Uuid::now_v7, |old| old.id);
-                BankAccount {
-                    id,
-                    bank_code: a.bank_code.clone(),
-                    agency: a.agency.clone(),
-                    account_number: a.account_number.clone(),
-                }
+                BankAccount::from_input(id, a)
             })
             .collect();
+        let mut next = self.next_version(bank_accounts, now);
+        next.company_name = input.company_name;
+        next.phone = input.phone;
+        next.tax_id = input.tax_id;
+        next.address = input.address;
+        next.declared_billing = input.declared_billing;
+        next
+    }
+
+    /// This company at the next version with other bank accounts.
+    fn next_version(&self, bank_accounts: Vec<BankAccount>, now: OffsetDateTime) -> Company {
         Company {
-            id: self.id,
-            company_name: input.company_name,
-            phone: input.phone,
-            tax_id: input.tax_id,
-            address: input.address,
-            declared_billing: input.declared_billing,
             bank_accounts,
-            created: self.created,
             updated: now.max(self.updated),
             version: self.version + 1,
+            ..self.clone()
         }
+    }
+
+    /// An account other than `except` with the same bank, agency and account number.
+    fn duplicate_of(&self, account: &BankAccountInput, except: Option<Uuid>) -> Option<Uuid> {
+        let key = account.key();
+        self.bank_accounts
+            .iter()
+            .find(|a| Some(a.id) != except && a.key() == key)
+            .map(|a| a.id)
+    }
+
+    /// The next version with one more bank account, which gets a fresh id.
+    pub fn with_account_added(
+        &self,
+        account: &BankAccountInput,
+        now: OffsetDateTime,
+    ) -> Result<(Company, BankAccount), AccountChangeError> {
+        if let Some(existing) = self.duplicate_of(account, None) {
+            return Err(AccountChangeError::Duplicate(existing));
+        }
+        if self.bank_accounts.len() >= input::MAX_BANK_ACCOUNTS {
+            return Err(AccountChangeError::TooMany);
+        }
+        let added = BankAccount::from_input(Uuid::now_v7(), account);
+        let mut accounts = self.bank_accounts.clone();
+        accounts.push(added.clone());
+        Ok((self.next_version(accounts, now), added))
+    }
+
+    /// The next version with the account `id` holding new fields (its id unchanged).
+    pub fn with_account_replaced(
+        &self,
+        id: Uuid,
+        account: &BankAccountInput,
+        now: OffsetDateTime,
+    ) -> Result<(Company, BankAccount), AccountChangeError> {
+        let index = self.account_index(id)?;
+        if let Some(existing) = self.duplicate_of(account, Some(id)) {
+            return Err(AccountChangeError::Duplicate(existing));
+        }
+        let changed = BankAccount::from_input(id, account);
+        let mut accounts = self.bank_accounts.clone();
+        accounts[index] = changed.clone();
+        Ok((self.next_version(accounts, now), changed))
+    }
+
+    /// The next version without the account `id`.
+    pub fn without_account(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Company, AccountChangeError> {
+        let index = self.account_index(id)?;
+        let mut accounts = self.bank_accounts.clone();
+        accounts.remove(index);
+        Ok(self.next_version(accounts, now))
+    }
+
+    /// The account `id`.
+    pub fn account(&self, id: Uuid) -> Result<&BankAccount, AccountChangeError> {
+        self.account_index(id).map(|i| &self.bank_accounts[i])
+    }
+
+    fn account_index(&self, id: Uuid) -> Result<usize, AccountChangeError> {
+        self.bank_accounts
+            .iter()
+            .position(|a| a.id == id)
+            .ok_or(AccountChangeError::NotFound)
     }
 
     /// The client-writable part of the company as a JSON document, the target of a merge patch.
@@ -112,13 +186,7 @@ impl Company {
         let accounts: Vec<Value> = self
             .bank_accounts
             .iter()
-            .map(|a| {
-                json!({
-                    "bank_code": a.bank_code.as_str(),
-                    "agency": a.agency.as_str(),
-                    "account_number": a.account_number.as_str(),
-                })
-            })
+            .map(|a| Value::Object(a.to_document()))
             .collect();
         let mut doc = Map::new();
         doc.insert("company_name".into(), json!(self.company_name));

@@ -1,157 +1,14 @@
 //! End-to-end: every status code of the API over real HTTP against the local API, once on the
 //! in-memory store and once on DynamoDB (the DynamoDB Local server `make test` starts).
 
+mod common;
+
 use std::sync::Arc;
 
-use companies::store::{MemoryStore, Store};
-use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH, LOCATION};
-use reqwest::{Client, Response, StatusCode};
+use common::{acme, error_fields, full, header, problem, Api};
+use reqwest::header::{ETAG, LOCATION};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-
-struct Api {
-    base: String,
-    http: Client,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-impl Api {
-    async fn start<S: Store + 'static>(store: S) -> Api {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(local_api::serve(listener, Arc::new(store)));
-        Api {
-            base,
-            http: Client::new(),
-            server,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        content_type: Option<&str>,
-        body: Option<String>,
-        if_match: Option<&str>,
-    ) -> Response {
-        let mut req = self.http.request(method.parse().unwrap(), self.url(path));
-        if let Some(ct) = content_type {
-            req = req.header(CONTENT_TYPE, ct);
-        }
-        if let Some(tag) = if_match {
-            req = req.header(IF_MATCH, tag);
-        }
-        if let Some(body) = body {
-            req = req.body(body);
-        }
-        req.send().await.unwrap()
-    }
-
-    async fn post(&self, body: &Value) -> Response {
-        self.send(
-            "POST",
-            "/companies",
-            Some("application/json"),
-            Some(body.to_string()),
-            None,
-        )
-        .await
-    }
-
-    async fn patch(&self, id: &str, body: &Value, if_match: Option<&str>) -> Response {
-        self.send(
-            "PATCH",
-            &format!("/companies/{id}"),
-            Some("application/merge-patch+json"),
-            Some(body.to_string()),
-            if_match,
-        )
-        .await
-    }
-
-    async fn put(&self, id: &str, body: &Value, if_match: Option<&str>) -> Response {
-        self.send(
-            "PUT",
-            &format!("/companies/{id}"),
-            Some("application/json"),
-            Some(body.to_string()),
-            if_match,
-        )
-        .await
-    }
-
-    async fn get(&self, path: &str) -> Response {
-        self.send("GET", path, None, None, None).await
-    }
-
-    async fn delete(&self, id: &str, if_match: Option<&str>) -> Response {
-        self.send("DELETE", &format!("/companies/{id}"), None, None, if_match)
-            .await
-    }
-
-    /// Creates a company and returns its JSON.
-    async fn create(&self, body: &Value) -> Value {
-        let r = self.post(body).await;
-        assert_eq!(r.status(), StatusCode::CREATED);
-        r.json().await.unwrap()
-    }
-}
-
-fn acme() -> Value {
-    json!({"company_name": "Acme", "phone": "11978235674", "declared_billing": 10})
-}
-
-fn full() -> Value {
-    json!({
-        "company_name": "My Company", "phone": "+55 (11) 97823-5674", "tax_id": "60.746.948/0001-12",
-        "declared_billing": 1235.69,
-        "address": {"street": "Avenida Paulista", "number": "1000", "city": "São Paulo", "state": "SP",
-                    "postal_code": "01310-100"},
-        "bank_accounts": [{"bank_code": "336", "agency": "1290-0", "account_number": "1243"}]
-    })
-}
-
-fn header(r: &Response, name: reqwest::header::HeaderName) -> String {
-    r.headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
-/// Asserts a problem+json answer with `status`, returning its body.
-async fn problem(r: Response, status: u16) -> Value {
-    assert_eq!(r.status().as_u16(), status, "{:?}", r.headers());
-    assert_eq!(header(&r, CONTENT_TYPE), "application/problem+json");
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["status"], status);
-    assert!(
-        body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(),
-        "{body}"
-    );
-    body
-}
-
-fn error_fields(body: &Value) -> Vec<String> {
-    let mut f: Vec<String> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_owned())
-        .collect();
-    f.sort();
-    f
-}
 
 async fn readme_example_creates_and_reads_back(api: Api) {
     let r = api.post(&acme()).await;
@@ -675,25 +532,6 @@ async fn hostile_input_never_causes_a_5xx(api: Api) {
         .status(),
         400
     );
-}
-
-macro_rules! e2e {
-    ($($test:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test]
-            async fn $test() {
-                super::$test(super::Api::start(super::MemoryStore::new()).await).await;
-            })*
-        }
-        mod dynamodb {
-            $(#[tokio::test]
-            async fn $test() {
-                if let Some(store) = companies::testing::dynamo_store("e2e").await {
-                    super::$test(super::Api::start(store).await).await;
-                }
-            })*
-        }
-    };
 }
 
 e2e!(

@@ -1,0 +1,139 @@
+//! A company's bank accounts, one at a time. Each change is a new version of the company,
+//! written with the same conditional read-modify-write as a company update.
+
+use lambda_http::http::{header, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{modify_company, respond};
+use crate::http::request::{json_object, path_id, IfMatch};
+use crate::http::{empty, json, with_header, Problem};
+use crate::model::input::{self, MAX_BANK_ACCOUNTS};
+use crate::model::{now, AccountChangeError, BankAccountInput, Company};
+use crate::store::{CompanyReader, CompanyUpdater};
+
+const JSON: &[&str] = &["application/json"];
+const MERGE_PATCH: &[&str] = &["application/merge-patch+json", "application/json"];
+
+impl From<AccountChangeError> for Problem {
+    fn from(err: AccountChangeError) -> Self {
+        match err {
+            AccountChangeError::NotFound => {
+                Problem::not_found("No bank account with that id on this company.")
+            }
+            AccountChangeError::Duplicate(existing) => Problem::duplicate_account(existing),
+            AccountChangeError::TooMany => Problem::too_many_accounts(MAX_BANK_ACCOUNTS),
+        }
+    }
+}
+
+fn validated(doc: Map<String, Value>) -> Result<BankAccountInput, Problem> {
+    let mut errors = Vec::new();
+    match input::bank_account(&Value::Object(doc), "", &mut errors) {
+        Some(account) if errors.is_empty() => Ok(account),
+        _ => Err(Problem::validation(errors)),
+    }
+}
+
+fn account_response<T: serde::Serialize>(
+    status: StatusCode,
+    company: &Company,
+    body: &T,
+) -> Response<Body> {
+    with_header(json(status, body), header::ETAG, &company.etag())
+}
+
+struct Target {
+    company: Uuid,
+    account: Uuid,
+    if_match: Option<IfMatch>,
+}
+
+fn target(req: &Request) -> Result<Target, Problem> {
+    Ok(Target {
+        company: path_id(req, "id", "company")?,
+        account: path_id(req, "account_id", "bank account")?,
+        if_match: IfMatch::from_headers(req.headers())?,
+    })
+}
+
+/// `POST /companies/{id}/bank-accounts`
+pub async fn add_bank_account<S: CompanyReader + CompanyUpdater>(
+    store: &S,
+    req: Request,
+) -> Response<Body> {
+    respond(add(store, &req).await)
+}
+
+async fn add<S: CompanyReader + CompanyUpdater>(
+    store: &S,
+    req: &Request,
+) -> Result<Response<Body>, Problem> {
+    let id = path_id(req, "id", "company")?;
+    let if_match = IfMatch::from_headers(req.headers())?;
+    let account = validated(json_object(req, JSON)?)?;
+    let (company, added) = modify_company(store, id, if_match.as_ref(), |current| {
+        Ok(current.with_account_added(&account, now())?)
+    })
+    .await?;
+    tracing::info!(company_id = %id, account_id = %added.id, account = %added.account_number.masked(), "bank account added");
+    let location = format!("/companies/{id}/bank-accounts/{}", added.id);
+    Ok(with_header(
+        account_response(StatusCode::CREATED, &company, &added),
+        header::LOCATION,
+        &location,
+    ))
+}
+
+/// `PATCH /companies/{id}/bank-accounts/{account_id}` (JSON Merge Patch of the account fields)
+pub async fn update_bank_account<S: CompanyReader + CompanyUpdater>(
+    store: &S,
+    req: Request,
+) -> Response<Body> {
+    respond(update(store, &req).await)
+}
+
+async fn update<S: CompanyReader + CompanyUpdater>(
+    store: &S,
+    req: &Request,
+) -> Result<Response<Body>, Problem> {
+    let t = target(req)?;
+    let patch = Value::Object(json_object(req, MERGE_PATCH)?);
+    let (company, changed) = modify_company(store, t.company, t.if_match.as_ref(), |current| {
+        let mut doc = Value::Object(current.account(t.account)?.to_document());
+        json_patch::merge(&mut doc, &patch);
+        let Value::Object(doc) = doc else {
+            return Err(Problem::bad_request(
+                "The merge patch must be a JSON object.",
+            ));
+        };
+        Ok(current.with_account_replaced(t.account, &validated(doc)?, now())?)
+    })
+    .await?;
+    Ok(account_response(StatusCode::OK, &company, &changed))
+}
+
+/// `DELETE /companies/{id}/bank-accounts/{account_id}`
+pub async fn delete_bank_account<S: CompanyReader + CompanyUpdater>(
+    store: &S,
+    req: Request,
+) -> Response<Body> {
+    respond(delete(store, &req).await)
+}
+
+async fn delete<S: CompanyReader + CompanyUpdater>(
+    store: &S,
+    req: &Request,
+) -> Result<Response<Body>, Problem> {
+    let t = target(req)?;
+    let (company, ()) = modify_company(store, t.company, t.if_match.as_ref(), |current| {
+        Ok((current.without_account(t.account, now())?, ()))
+    })
+    .await?;
+    Ok(with_header(
+        empty(StatusCode::NO_CONTENT),
+        header::ETAG,
+        &company.etag(),
+    ))
+}

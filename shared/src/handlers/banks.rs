@@ -1,0 +1,45 @@
+//! `GET /banks` and `GET /banks/{code}`: the embedded Brazilian bank registry. No store.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+
+use super::respond;
+use crate::banks::{self, Bank};
+use crate::http::request::query;
+use crate::http::{json, Problem};
+
+/// Longest search text accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 100;
+
+#[derive(Serialize)]
+struct BankList<'a> {
+    items: Vec<&'a Bank>,
+}
+
+/// `GET /banks?q=…` (code, ISPB or part of the name, case- and accent-insensitive) and
+/// `GET /banks/{code}`.
+pub async fn get_banks(req: Request) -> Response<Body> {
+    respond(banks(&req))
+}
+
+fn banks(req: &Request) -> Result<Response<Body>, Problem> {
+    if let Some(code) = req.path_parameters_ref().and_then(|p| p.first("code")) {
+        query(req, &[])?;
+        return banks::by_code(code)
+            .map(|bank| json(StatusCode::OK, bank))
+            .ok_or_else(|| Problem::not_found("No bank with that COMPE code."));
+    }
+    let params = query(req, &["q"])?;
+    let items = match params.get("q").map(|q| q.trim()) {
+        None | Some("") => banks::all().collect(),
+        Some(q) if q.chars().count() > MAX_QUERY_CHARS => {
+            return Err(Problem::validation(vec![crate::model::FieldError::new(
+                "q",
+                format!("must be at most {MAX_QUERY_CHARS} characters"),
+            )]))
+        }
+        Some(q) => banks::search(q),
+    };
+    Ok(json(StatusCode::OK, &BankList { items }))
+}

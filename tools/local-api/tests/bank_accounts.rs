@@ -1,0 +1,415 @@
+//! End-to-end: bank accounts as their own resource and the bank registry, over HTTP, on the
+//! in-memory store and on DynamoDB, including concurrent writers.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{acme, error_fields, header, problem, Api};
+use reqwest::header::{ETAG, LOCATION};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+fn account(n: u32) -> Value {
+    json!({"bank_code": "341", "agency": "0001", "account_number": format!("{n}-0")})
+}
+
+fn accounts_path(id: &str) -> String {
+    format!("/companies/{id}/bank-accounts")
+}
+
+impl Api {
+    async fn add_account(
+        &self,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> reqwest::Response {
+        self.send(
+            "POST",
+            &accounts_path(id),
+            Some("application/json"),
+            Some(body.to_string()),
+            if_match,
+        )
+        .await
+    }
+
+    async fn patch_account(
+        &self,
+        id: &str,
+        account: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> reqwest::Response {
+        let path = format!("{}/{account}", accounts_path(id));
+        self.send(
+            "PATCH",
+            &path,
+            Some("application/merge-patch+json"),
+            Some(body.to_string()),
+            if_match,
+        )
+        .await
+    }
+
+    async fn delete_account(
+        &self,
+        id: &str,
+        account: &str,
+        if_match: Option<&str>,
+    ) -> reqwest::Response {
+        self.send(
+            "DELETE",
+            &format!("{}/{account}", accounts_path(id)),
+            None,
+            None,
+            if_match,
+        )
+        .await
+    }
+
+    async fn company(&self, id: &str) -> Value {
+        let r = self.get(&format!("/companies/{id}")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+}
+
+async fn add_update_delete_an_account(api: Api) {
+    let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
+    let r = api
+        .add_account(
+            &id,
+            &json!({"bank_code": "336", "agency": "1290-0", "account_number": "1243"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(header(&r, ETAG), "\"2\"", "the company's new version");
+    let location = header(&r, LOCATION);
+    let added: Value = r.json().await.unwrap();
+    let account_id = added["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        location,
+        format!("/companies/{id}/bank-accounts/{account_id}")
+    );
+    assert_eq!(
+        added,
+        json!({"id": account_id, "agency": "1290-0", "account_number": "1243",
+               "bank": {"code": "336", "name": "Banco C6 S.A."}})
+    );
+    let company = api.company(&id).await;
+    assert_eq!(company["bank_accounts"], json!([added.clone()]));
+    assert_eq!(company["version"], 2);
+
+    let r = api
+        .patch_account(
+            &id,
+            &account_id,
+            &json!({"agency": "1290-1", "bank_code": "001"}),
+            Some("\"2\""),
+        )
+        .await;
+    assert_eq!(
+        (r.status(), header(&r, ETAG)),
+        (StatusCode::OK, "\"3\"".to_owned())
+    );
+    let changed: Value = r.json().await.unwrap();
+    assert_eq!(changed["id"], account_id, "the account keeps its id");
+    assert_eq!(
+        (changed["agency"].as_str(), changed["bank"]["code"].as_str()),
+        (Some("1290-1"), Some("001"))
+    );
+    assert_eq!(changed["account_number"], "1243");
+    assert_eq!(api.company(&id).await["bank_accounts"], json!([changed]));
+
+    let r = api.delete_account(&id, &account_id, None).await;
+    assert_eq!(
+        (r.status(), header(&r, ETAG)),
+        (StatusCode::NO_CONTENT, "\"4\"".to_owned())
+    );
+    let company = api.company(&id).await;
+    assert_eq!(
+        (company["bank_accounts"].clone(), company["version"].clone()),
+        (json!([]), json!(4))
+    );
+    problem(api.delete_account(&id, &account_id, None).await, 404).await;
+    problem(
+        api.patch_account(&id, &account_id, &json!({"agency": "1"}), None)
+            .await,
+        404,
+    )
+    .await;
+}
+
+async fn invalid_and_duplicate_accounts_write_nothing(api: Api) {
+    let mut body = acme();
+    body["bank_accounts"] =
+        json!([{"bank_code": "001", "agency": "0001-9", "account_number": "12345-x"}]);
+    let c = api.create(&body).await;
+    let id = c["id"].as_str().unwrap();
+    let existing = c["bank_accounts"][0]["id"].as_str().unwrap();
+
+    let bad =
+        json!({"bank_code": "999", "agency": "12a", "account_number": "", "iban": "x", "id": "y"});
+    let p = problem(api.add_account(id, &bad, None).await, 400).await;
+    assert_eq!(
+        error_fields(&p),
+        ["account_number", "agency", "bank_code", "iban", "id"]
+    );
+    problem(api.add_account(id, &json!({}), None).await, 400).await;
+    problem(
+        api.send(
+            "POST",
+            &accounts_path(id),
+            Some("text/plain"),
+            Some(account(1).to_string()),
+            None,
+        )
+        .await,
+        415,
+    )
+    .await;
+    problem(
+        api.send(
+            "POST",
+            &accounts_path(id),
+            Some("application/json"),
+            Some("{".into()),
+            None,
+        )
+        .await,
+        400,
+    )
+    .await;
+
+    // The same account after normalisation: leading zeros and case do not make it new.
+    let same = json!({"bank_code": "001", "agency": "1-9", "account_number": "0012345-X"});
+    let p = problem(api.add_account(id, &same, None).await, 409).await;
+    assert!(p["detail"].as_str().unwrap().contains(existing));
+
+    let other = api
+        .add_account(id, &account(7), None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let other_id = other["id"].as_str().unwrap();
+    problem(api.patch_account(id, other_id, &same, None).await, 409).await;
+    problem(
+        api.patch_account(id, other_id, &json!({"agency": null}), None)
+            .await,
+        400,
+    )
+    .await;
+    problem(
+        api.patch_account(id, other_id, &json!({"id": "mine"}), None)
+            .await,
+        400,
+    )
+    .await;
+
+    let company = api.company(id).await;
+    assert_eq!(company["version"], 2, "only the one valid add wrote");
+    assert_eq!(company["bank_accounts"].as_array().unwrap().len(), 2);
+
+    // Inside a company create, PUT or PATCH the same rule holds.
+    let dup = json!([same.clone(), {"bank_code": "001", "agency": "0001-9", "account_number": "12345-x"}]);
+    let mut body = acme();
+    body["bank_accounts"] = dup.clone();
+    problem(api.post(&body).await, 409).await;
+    problem(api.put(id, &body, None).await, 409).await;
+    problem(
+        api.patch(id, &json!({"bank_accounts": dup}), None).await,
+        409,
+    )
+    .await;
+    assert_eq!(api.company(id).await["version"], 2);
+}
+
+async fn unknown_companies_accounts_and_stale_etags(api: Api) {
+    let ghost = uuid::Uuid::now_v7().to_string();
+    problem(api.add_account(&ghost, &account(1), None).await, 404).await;
+    problem(api.add_account("not-a-uuid", &account(1), None).await, 404).await;
+    let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
+    problem(
+        api.patch_account(&id, &ghost, &json!({"agency": "1"}), None)
+            .await,
+        404,
+    )
+    .await;
+    problem(api.delete_account(&id, &ghost, None).await, 404).await;
+    problem(api.delete_account(&id, "nope", None).await, 404).await;
+
+    problem(api.add_account(&id, &account(1), Some("\"9\"")).await, 412).await;
+    let added: Value = api
+        .add_account(&id, &account(1), Some("\"1\""))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let account_id = added["id"].as_str().unwrap();
+    problem(
+        api.patch_account(&id, account_id, &json!({"agency": "2"}), Some("\"1\""))
+            .await,
+        412,
+    )
+    .await;
+    problem(
+        api.delete_account(&id, account_id, Some("\"1\"")).await,
+        412,
+    )
+    .await;
+    assert_eq!(
+        api.company(&id).await["bank_accounts"],
+        json!([added]),
+        "nothing written"
+    );
+    assert_eq!(
+        api.delete_account(&id, account_id, Some("\"2\""))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+}
+
+async fn at_most_twenty_accounts(api: Api) {
+    let mut body = acme();
+    body["bank_accounts"] = (0..19).map(account).collect();
+    let id = api.create(&body).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.add_account(&id, &account(19), None).await.status(),
+        StatusCode::CREATED
+    );
+    let p = problem(api.add_account(&id, &account(20), None).await, 409).await;
+    assert!(p["detail"].as_str().unwrap().contains("20"));
+    assert_eq!(
+        api.company(&id).await["bank_accounts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
+}
+
+async fn concurrent_adds_of_different_accounts_all_land(api: Api) {
+    let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
+    let api = Arc::new(api);
+    let tasks: Vec<_> = (0..10)
+        .map(|n| {
+            let (api, id) = (Arc::clone(&api), id.clone());
+            tokio::spawn(async move {
+                api.add_account(&id, &account(n), None)
+                    .await
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 201);
+    }
+    let company = api.company(&id).await;
+    let mut numbers: Vec<String> = company["bank_accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account_number"].as_str().unwrap().to_owned())
+        .collect();
+    numbers.sort();
+    let mut want: Vec<String> = (0..10).map(|n| format!("{n}-0")).collect();
+    want.sort();
+    assert_eq!(numbers, want);
+    assert_eq!(company["version"], 11);
+}
+
+async fn concurrent_adds_of_the_same_account_land_once(api: Api) {
+    let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
+    let api = Arc::new(api);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (api, id) = (Arc::clone(&api), id.clone());
+            tokio::spawn(async move {
+                let r = api.add_account(&id, &account(42), None).await;
+                let status = r.status().as_u16();
+                let body: Value = r.json().await.unwrap();
+                (status, body["type"].as_str().unwrap_or("").to_owned())
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    assert_eq!(
+        outcomes.iter().filter(|(s, _)| *s == 201).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let duplicate = "urn:companies:problem:duplicate-bank-account";
+    let losers: Vec<_> = outcomes.iter().filter(|(s, _)| *s != 201).collect();
+    assert!(
+        losers.iter().all(|(s, t)| *s == 409 && t == duplicate),
+        "{losers:?}"
+    );
+    let company = api.company(&id).await;
+    assert_eq!(company["bank_accounts"].as_array().unwrap().len(), 1);
+    assert_eq!(company["version"], 2);
+}
+
+async fn the_bank_registry(api: Api) {
+    let all: Value = api.get("/banks").await.json().await.unwrap();
+    assert_eq!(all["items"].as_array().unwrap().len(), 511);
+    let r = api.get("/banks/336").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let c6: Value = r.json().await.unwrap();
+    assert_eq!(c6["code"], "336");
+    assert_eq!(c6["name"], "Banco C6 S.A.");
+    assert!(c6["ispb"].as_str().unwrap().len() == 8 && c6["short_name"].is_string());
+
+    let found: Value = api
+        .get("/banks?q=AMAZ%C3%94NIA")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let codes: Vec<&str> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"003"), "{codes:?}");
+    let by_ispb: Value = api.get("/banks?q=00000000").await.json().await.unwrap();
+    assert_eq!(by_ispb["items"][0]["code"], "001");
+    let none: Value = api.get("/banks?q=zzzzzz").await.json().await.unwrap();
+    assert_eq!(none["items"], json!([]));
+
+    problem(api.get("/banks/999").await, 404).await;
+    problem(api.get("/banks/abc").await, 404).await;
+    problem(api.get(&format!("/banks?q={}", "a".repeat(101))).await, 400).await;
+    problem(api.get("/banks?name=x").await, 400).await;
+    problem(
+        api.send(
+            "POST",
+            "/banks",
+            Some("application/json"),
+            Some("{}".into()),
+            None,
+        )
+        .await,
+        405,
+    )
+    .await;
+}
+
+e2e!(
+    add_update_delete_an_account,
+    invalid_and_duplicate_accounts_write_nothing,
+    unknown_companies_accounts_and_stale_etags,
+    at_most_twenty_accounts,
+    concurrent_adds_of_different_accounts_all_land,
+    concurrent_adds_of_the_same_account_land_once,
+    the_bank_registry,
+);
