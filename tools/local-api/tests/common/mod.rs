@@ -161,14 +161,14 @@ macro_rules! e2e {
         mod memory {
             $(#[tokio::test]
             async fn $test() {
-                super::$test(crate::common::Api::start(companies::store::MemoryStore::new()).await).await;
+                super::$test($crate::common::Api::start(companies::store::MemoryStore::new()).await).await;
             })*
         }
         mod dynamodb {
             $(#[tokio::test]
             async fn $test() {
                 if let Some(store) = companies::testing::dynamo_store("e2e").await {
-                    super::$test(crate::common::Api::start(store).await).await;
+                    super::$test($crate::common::Api::start(store).await).await;
                 }
             })*
         }
