@@ -1,7 +1,8 @@
 # The companies API. The two commands a newcomer needs:
 #   make run    the API on http://127.0.0.1:${PORT:-3000}, in-memory store, no Docker, no AWS
-#   make test   every test, including the DynamoDB Local-backed suites (started and stopped here)
-.PHONY: run run-dynamodb test lint unit sam-validate sam-build ci clean
+#   make test   every test and check, including the DynamoDB Local-backed suites (started and
+#               stopped here) and the template linters
+.PHONY: run run-dynamodb test lint lint-template unit sam-validate sam-build ci clean
 
 run:
 	cargo run --quiet -p local-api
@@ -10,25 +11,32 @@ run:
 run-dynamodb:
 	scripts/dynamodb-local.sh cargo run --quiet -p local-api
 
-test: lint
+test: lint lint-template
 	REQUIRE_DYNAMODB=1 scripts/dynamodb-local.sh cargo test --workspace --all-targets
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-# Tests without DynamoDB Local (the DynamoDB runs are skipped).
+# sam validate --lint, cfn-lint with the serverless rules, checkov: all clean. Suppressions sit in
+# template.yaml beside the resource, each with its reason.
+lint-template:
+	scripts/tools.sh sam sam validate --lint
+	scripts/tools.sh lint cfn-lint template.yaml -a cfn_lint_serverless.rules
+	scripts/tools.sh lint checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
+
+# Tests without DynamoDB Local (its runs are skipped).
 unit:
 	cargo test --workspace --all-targets
 
 sam-validate:
-	scripts/sam-tools.sh sam validate --lint
+	scripts/tools.sh sam sam validate --lint
 
 sam-build:
-	scripts/sam-tools.sh sam build
+	scripts/tools.sh sam sam build
 
-ci: test sam-validate sam-build
+ci: test sam-build
 
 clean:
 	cargo clean
-	rm -rf .aws-sam
+	rm -rf .aws-sam .tools

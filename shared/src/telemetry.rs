@@ -1,15 +1,34 @@
-//! Structured logs: JSON, one line per event, with the request id; sensitive values masked.
+//! Structured logs and metrics. Logs: one line per event, JSON by default (`AWS_LAMBDA_LOG_FORMAT`
+//! = `Text` switches to text), level from `AWS_LAMBDA_LOG_LEVEL`, every line of a request
+//! carrying its request id; bank account numbers and CNPJs are masked before they are logged.
+//! Metrics: per request, CloudWatch embedded metric format through the `metrics` facade
+//! (a no-op until [`crate::lambda`] installs the EMF collector).
 
 use std::future::Future;
 use std::time::Instant;
 
 use lambda_http::{Body, Response};
 use tracing::Instrument;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the JSON log subscriber. The level comes from `AWS_LAMBDA_LOG_LEVEL` (set by Lambda's
-/// advanced logging controls), else `RUST_LOG`, else `info`.
+/// Metric names and the namespace they are published under.
+pub const METRICS_NAMESPACE: &str = "CompaniesApi";
+pub const METRIC_REQUESTS: &str = "requests";
+pub const METRIC_ERRORS: &str = "errors";
+pub const METRIC_LATENCY: &str = "latency";
+
+/// Installs the log subscriber, writing to stdout.
 pub fn init() {
+    init_with(std::io::stdout);
+}
+
+/// Installs the log subscriber with another writer (tests capture logs this way). A second call
+/// keeps the first subscriber.
+pub fn init_with<W>(writer: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .ok()
         .map(|l| match l.to_ascii_lowercase().as_str() {
@@ -19,63 +38,111 @@ pub fn init() {
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info".to_owned());
     let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
-    // A second call (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .with_ansi(false)
+    let builder = tracing_subscriber::fmt()
+        .with_writer(writer)
         .with_env_filter(filter)
-        .try_init();
+        .with_target(false)
+        .with_ansi(false);
+    let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("text"));
+    let _ = if text {
+        builder.try_init()
+    } else {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    };
 }
 
-/// Hides all but the last four characters: `60746948000112` → `**********0112`.
+/// Hides all but the last four characters, and at least half of them:
+/// `60746948000112` → `**********0112`, `1243` → `**43`.
 pub fn mask(value: &str) -> String {
     let count = value.chars().count();
+    let shown = 4.min(count / 2);
     value
         .chars()
         .enumerate()
-        .map(|(i, c)| if i + 4 < count { '*' } else { c })
+        .map(|(i, c)| if i + shown < count { '*' } else { c })
         .collect()
 }
 
+/// `2xx`, `4xx`, `5xx`, …
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// What a request is, for its log line.
+pub struct RequestInfo<'a> {
+    pub function: &'a str,
+    pub request_id: &'a str,
+    /// The route key, e.g. `PATCH /companies/{id}`.
+    pub route: &'a str,
+    pub path: &'a str,
+}
+
 /// Runs a request's handler inside a span carrying the request id (so every line it logs has
-/// it), then writes the one access-log line of the request.
-pub async fn observe<F>(
-    function: &str,
-    request_id: &str,
-    method: &str,
-    path: &str,
-    handler: F,
-) -> Response<Body>
+/// it), then writes the request's one access-log line and records its metrics.
+pub async fn observe<F>(info: RequestInfo<'_>, handler: F) -> Response<Body>
 where
     F: Future<Output = Response<Body>>,
 {
-    let span = tracing::info_span!("request", request_id, function);
+    let span = tracing::info_span!(
+        "request",
+        request_id = info.request_id,
+        function = info.function
+    );
     let started = Instant::now();
     let response = handler.instrument(span.clone()).await;
-    let latency_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+    let latency = started.elapsed();
+    let status = response.status().as_u16();
+    let latency_ms = (latency.as_secs_f64() * 1e6).round() / 1e3;
     span.in_scope(|| {
         tracing::info!(
-            method,
-            path,
-            status = response.status().as_u16(),
+            route = info.route,
+            path = info.path,
+            status,
             latency_ms,
             "request"
         )
     });
+    let class = status_class(status);
+    metrics::counter!(METRIC_REQUESTS, "status_class" => class).increment(1);
+    if status >= 400 {
+        metrics::counter!(METRIC_ERRORS, "status_class" => class).increment(1);
+    }
+    metrics::histogram!(METRIC_LATENCY, "status_class" => class)
+        .record(latency.as_secs_f64() * 1e3);
     response
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn mask_keeps_only_the_last_four() {
-        assert_eq!(super::mask("12345678"), "****5678");
-        assert_eq!(super::mask("1234"), "1234");
-        assert_eq!(super::mask("12"), "12");
-        assert_eq!(super::mask(""), "");
+    fn mask_keeps_at_most_the_last_four_and_never_more_than_half() {
+        assert_eq!(mask("60746948000112"), "**********0112");
+        assert_eq!(mask("12345678"), "****5678");
+        assert_eq!(mask("98765432-1"), "******32-1");
+        assert_eq!(mask("1243"), "**43");
+        assert_eq!(mask("12"), "*2");
+        assert_eq!(mask("1"), "*");
+        assert_eq!(mask(""), "");
+    }
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(
+            [200, 201, 204, 304, 400, 412, 500, 503].map(status_class),
+            ["2xx", "2xx", "2xx", "3xx", "4xx", "4xx", "5xx", "5xx"]
+        );
     }
 }

@@ -274,3 +274,224 @@ async fn every_sample_event_runs_through_its_handler() {
         );
     }
 }
+
+/// Renders a CloudFormation value for comparison: `!Tag value` for short-form functions.
+fn cfn(v: &Value) -> String {
+    match v {
+        Value::Tagged(t) => format!("{} {}", t.tag, cfn(&t.value)),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Sequence(items) => {
+            format!("[{}]", items.iter().map(cfn).collect::<Vec<_>>().join(", "))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn every_route_requires_the_jwt_authorizer_with_the_right_scope() {
+    let t = template();
+    let api = get(get(get(&t, "Resources"), "HttpApi"), "Properties");
+    assert_eq!(
+        str_of(get(api, "Auth"), "DefaultAuthorizer"),
+        "JwtAuthorizer"
+    );
+    let authorizer = get(get(get(api, "Auth"), "Authorizers"), "JwtAuthorizer");
+    assert_eq!(
+        str_of(authorizer, "IdentitySource"),
+        "$request.header.Authorization"
+    );
+    let mut checked = 0;
+    for (id, props, _) in functions(&t) {
+        for (name, event) in get(&props, "Events").as_mapping().unwrap() {
+            let p = get(event, "Properties");
+            let auth = p
+                .get("Auth")
+                .unwrap_or_else(|| panic!("{id}.{name:?} has no Auth"));
+            assert_eq!(str_of(auth, "Authorizer"), "JwtAuthorizer", "{id}.{name:?}");
+            let scopes: Vec<&str> = get(auth, "AuthorizationScopes")
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect();
+            let want = if str_of(p, "Method") == "GET" {
+                "companies/read"
+            } else {
+                "companies/write"
+            };
+            assert_eq!(scopes, [want], "{id}.{name:?}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, ROUTES.len());
+}
+
+/// Each function's policy grants exactly the actions listed in `functions/<name>/permissions.txt`,
+/// on the table or one of its indexes, and nothing with a wildcard.
+#[test]
+fn every_function_has_least_privilege() {
+    let t = template();
+    for (id, props, binary) in functions(&t) {
+        let listed: BTreeSet<String> = std::fs::read_to_string(
+            root()
+                .join("functions")
+                .join(&binary)
+                .join("permissions.txt"),
+        )
+        .unwrap_or_else(|_| panic!("functions/{binary}/permissions.txt missing"))
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+        let mut granted = BTreeSet::new();
+        for policy in props
+            .get("Policies")
+            .and_then(Value::as_sequence)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let statements = policy
+                .get("Statement")
+                .and_then(Value::as_sequence)
+                .unwrap_or_else(|| {
+                    panic!("{id}: policies must be inline statements, not managed policies")
+                });
+            for s in statements {
+                assert_eq!(str_of(s, "Effect"), "Allow", "{id}");
+                let resource = match cfn(get(s, "Resource")).as_str() {
+                    "!GetAtt CompaniesTable.Arn" => "table".to_owned(),
+                    other => match other.strip_prefix("!Sub ${CompaniesTable.Arn}/") {
+                        Some(index) if index.starts_with("index/") && !index.contains('*') => {
+                            index.to_owned()
+                        }
+                        _ => {
+                            panic!("{id}: resource {other} is not the table or one of its indexes")
+                        }
+                    },
+                };
+                for action in get(s, "Action").as_sequence().unwrap() {
+                    let action = action.as_str().unwrap();
+                    assert!(!action.contains('*'), "{id}: wildcard action {action}");
+                    granted.insert(format!("{action} {resource}"));
+                }
+            }
+        }
+        assert_eq!(
+            granted, listed,
+            "{id} grants other permissions than functions/{binary}/permissions.txt"
+        );
+    }
+}
+
+#[test]
+fn the_table_is_protected() {
+    let t = template();
+    let table = get(get(&t, "Resources"), "CompaniesTable");
+    assert_eq!(
+        cfn(get(table, "DeletionPolicy")),
+        "!If [IsProd, Retain, Delete]"
+    );
+    assert_eq!(
+        cfn(get(table, "UpdateReplacePolicy")),
+        "!If [IsProd, Retain, Delete]"
+    );
+    assert_eq!(
+        cfn(get(get(&t, "Conditions"), "IsProd")),
+        "!Equals [!Ref Stage, prod]"
+    );
+    let p = get(table, "Properties");
+    assert_eq!(
+        cfn(get(p, "DeletionProtectionEnabled")),
+        "!If [IsProd, true, false]"
+    );
+    assert_eq!(
+        get(
+            get(p, "PointInTimeRecoverySpecification"),
+            "PointInTimeRecoveryEnabled"
+        ),
+        &Value::Bool(true)
+    );
+    let sse = get(p, "SSESpecification");
+    assert_eq!(
+        (get(sse, "SSEEnabled"), str_of(sse, "SSEType")),
+        (&Value::Bool(true), "KMS")
+    );
+    assert_eq!(
+        cfn(get(sse, "KMSMasterKeyId")),
+        "!If [UseCustomerManagedKey, !Ref TableKey, !Ref AWS::NoValue]"
+    );
+    let ttl = get(p, "TimeToLiveSpecification");
+    assert_eq!(
+        (str_of(ttl, "AttributeName"), get(ttl, "Enabled")),
+        ("expires_at", &Value::Bool(true))
+    );
+}
+
+#[test]
+fn every_function_is_traced_and_logs_json_to_a_retained_log_group() {
+    let t = template();
+    let globals = get(get(&t, "Globals"), "Function");
+    assert_eq!(str_of(globals, "Tracing"), "Active");
+    assert_eq!(str_of(get(globals, "LoggingConfig"), "LogFormat"), "JSON");
+    let resources = get(&t, "Resources");
+    for (id, _, _) in functions(&t) {
+        let group = resources
+            .as_mapping()
+            .unwrap()
+            .values()
+            .find(|r| {
+                r.get("Type").and_then(Value::as_str) == Some("AWS::Logs::LogGroup")
+                    && cfn(get(get(r, "Properties"), "LogGroupName"))
+                        == format!("!Sub /aws/lambda/${{{id}}}")
+            })
+            .unwrap_or_else(|| panic!("{id} has no log group"));
+        assert_eq!(
+            cfn(get(get(group, "Properties"), "RetentionInDays")),
+            "!Ref LogRetentionDays"
+        );
+    }
+}
+
+#[test]
+fn samconfig_has_one_environment_per_stage() {
+    let text = std::fs::read_to_string(root().join("samconfig.toml")).unwrap();
+    for stage in ["dev", "staging", "prod"] {
+        let section = format!("[{stage}.deploy.parameters]");
+        let start = text
+            .find(&section)
+            .unwrap_or_else(|| panic!("no {section}"));
+        let body = &text[start + section.len()..];
+        let body = &body[..body.find("\n[").unwrap_or(body.len())];
+        assert!(
+            body.contains(&format!("stack_name = \"companies-api-{stage}\"")),
+            "{stage}"
+        );
+        let overrides = body
+            .lines()
+            .find(|l| l.starts_with("parameter_overrides"))
+            .unwrap();
+        for key in [
+            "Stage=",
+            "LogLevel=",
+            "LogRetentionDays=",
+            "ThrottlingBurstLimit=",
+            "ThrottlingRateLimit=",
+            "CorsAllowedOrigins=",
+            "Api5xxRateThresholdPercent=",
+            "ApiP99LatencyThresholdMs=",
+        ] {
+            assert!(overrides.contains(key), "{stage} lacks {key}");
+        }
+        assert!(overrides.contains(&format!("Stage={stage}")), "{stage}");
+        if stage == "prod" {
+            let cors = overrides.split("CorsAllowedOrigins=").nth(1).unwrap();
+            assert!(
+                !cors.split_whitespace().next().unwrap().contains('*'),
+                "prod CORS must not allow *"
+            );
+        }
+    }
+}

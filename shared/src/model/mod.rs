@@ -6,6 +6,7 @@ pub mod cnpj;
 pub mod input;
 pub mod money;
 pub mod phone;
+pub mod timestamp;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -42,9 +43,9 @@ pub struct Company {
     pub address: Option<Address>,
     pub declared_billing: Money,
     pub bank_accounts: Vec<BankAccount>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::model::timestamp")]
     pub created: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::model::timestamp")]
     pub updated: OffsetDateTime,
     pub version: u64,
 }

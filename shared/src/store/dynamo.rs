@@ -73,9 +73,9 @@ struct CompanyItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     address: Option<Address>,
     bank_accounts: Vec<AccountItem>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::model::timestamp")]
     created: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::model::timestamp")]
     updated: OffsetDateTime,
     version: u64,
 }

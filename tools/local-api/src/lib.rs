@@ -8,7 +8,7 @@ use std::sync::Arc;
 use companies::http::{Problem, MAX_BODY_BYTES};
 use companies::routes::{self, Resolved};
 use companies::store::Store;
-use companies::telemetry;
+use companies::telemetry::{self, RequestInfo};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -19,6 +19,12 @@ use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
 
 type HttpResponse = hyper::Response<Full<Bytes>>;
+
+/// What a request line resolved to.
+enum Response {
+    Ready(Problem),
+    Route(&'static str, HashMap<String, String>),
+}
 
 fn to_hyper(resp: lambda_http::Response<Body>) -> HttpResponse {
     let (parts, body) = resp.into_parts();
@@ -35,24 +41,36 @@ pub async fn handle<S: Store>(store: &S, req: hyper::Request<Incoming>) -> HttpR
     let request_id = local_request_id();
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
-    let response = match routes::resolve(&method, &path) {
-        Resolved::NotFound => {
-            telemetry::observe("-", &request_id, &method, &path, async {
-                Problem::not_found("No such route.").into_response()
-            })
-            .await
-        }
-        Resolved::MethodNotAllowed(allow) => {
-            telemetry::observe("-", &request_id, &method, &path, async {
-                Problem::method_not_allowed(allow).into_response()
-            })
-            .await
-        }
-        Resolved::Found(route, params) => {
-            let handler = run_route(store, route.function, params, req);
-            telemetry::observe(route.function, &request_id, &method, &path, handler).await
-        }
+    let (function, route, response) = match routes::resolve(&method, &path) {
+        Resolved::NotFound => (
+            "-",
+            format!("{method} -"),
+            Response::Ready(Problem::not_found("No such route.")),
+        ),
+        Resolved::MethodNotAllowed(allow) => (
+            "-",
+            format!("{method} -"),
+            Response::Ready(Problem::method_not_allowed(allow)),
+        ),
+        Resolved::Found(route, params) => (
+            route.function,
+            format!("{} {}", route.method, route.path),
+            Response::Route(route.function, params),
+        ),
     };
+    let info = RequestInfo {
+        function,
+        request_id: &request_id,
+        route: &route,
+        path: &path,
+    };
+    let response = telemetry::observe(info, async {
+        match response {
+            Response::Ready(problem) => problem.into_response(),
+            Response::Route(function, params) => run_route(store, function, params, req).await,
+        }
+    })
+    .await;
     to_hyper(response)
 }
 

@@ -2,13 +2,89 @@
 //! client, and assertions on problem+json answers.
 #![allow(dead_code)]
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::{Arc, Mutex, Once};
 
 use companies::store::Store;
 use reqwest::header::{CONTENT_TYPE, IF_MATCH};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
+
+/// Every log line the local API wrote during this test binary's run.
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// Every CNPJ and account number (long enough to be recognisable) sent in a request.
+static SENSITIVE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+struct Capture;
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the production log subscriber, writing into [`LOGS`].
+fn capture_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| companies::telemetry::init_with(|| Capture));
+}
+
+/// Remembers the sensitive values of a request body: `tax_id` and `account_number` anywhere.
+fn remember_sensitive(body: &str) {
+    fn walk(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if let (true, Some(s)) = (k == "tax_id" || k == "account_number", v.as_str()) {
+                        let normalised: String = s
+                            .chars()
+                            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                            .collect();
+                        for value in [s.to_owned(), normalised.to_uppercase()] {
+                            // Shorter values can occur by chance in ids and timestamps.
+                            if value.len() >= 6 {
+                                out.insert(value);
+                            }
+                        }
+                        let digits: String =
+                            s.chars().filter(char::is_ascii_alphanumeric).collect();
+                        if k == "tax_id" && digits.len() == 14 {
+                            out.insert(digits.to_uppercase());
+                        }
+                    }
+                    walk(v, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    if let Ok(v) = serde_json::from_str::<Value>(body) {
+        walk(&v, &mut SENSITIVE.lock().unwrap());
+    }
+}
+
+/// Fails if any CNPJ or account number sent so far appears unmasked in the logs written so far.
+pub fn assert_logs_masked() {
+    let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("\"message\":\"request\""),
+        "no access log lines were captured"
+    );
+    for value in SENSITIVE.lock().unwrap().iter() {
+        assert!(
+            !logs.contains(value.as_str()),
+            "unmasked {value} in the logs"
+        );
+    }
+}
 
 pub struct Api {
     pub base: String,
@@ -24,6 +100,7 @@ impl Drop for Api {
 
 impl Api {
     pub async fn start<S: Store + 'static>(store: S) -> Api {
+        capture_logs();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(local_api::serve(listener, Arc::new(store)));
@@ -54,6 +131,7 @@ impl Api {
             req = req.header(IF_MATCH, tag);
         }
         if let Some(body) = body {
+            remember_sensitive(&body);
             req = req.body(body);
         }
         req.send().await.unwrap()
@@ -162,6 +240,7 @@ macro_rules! e2e {
             $(#[tokio::test]
             async fn $test() {
                 super::$test($crate::common::Api::start(companies::store::MemoryStore::new()).await).await;
+                $crate::common::assert_logs_masked();
             })*
         }
         mod dynamodb {
@@ -169,6 +248,7 @@ macro_rules! e2e {
             async fn $test() {
                 if let Some(store) = companies::testing::dynamo_store("e2e").await {
                     super::$test($crate::common::Api::start(store).await).await;
+                    $crate::common::assert_logs_masked();
                 }
             })*
         }
