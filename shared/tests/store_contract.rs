@@ -3,14 +3,14 @@
 
 use std::collections::HashSet;
 
-use companies::model::{input, now, Company};
-use companies::store::{MemoryStore, Store, StoreError};
+use companies::model::{input, now, Cnpj, Company};
+use companies::store::{unix_now, IdempotencyRecord, MemoryStore, Store, StoreError};
 use serde_json::json;
 use uuid::Uuid;
 
 fn company(name: &str) -> Company {
     let doc = json!({
-        "company_name": name, "phone": "11978235674", "tax_id": "60.746.948/0001-12",
+        "company_name": name, "phone": "11978235674",
         "declared_billing": "9999999999.99",
         "address": {"street": "Av. Paulista", "number": "1000", "city": "São Paulo", "state": "SP",
                     "postal_code": "01310-100"},
@@ -28,7 +28,7 @@ fn next_version(c: &Company, name: &str) -> Company {
 
 async fn create_then_get_returns_the_same_company<S: Store>(store: S) {
     let c = company("Acme");
-    store.create(&c).await.unwrap();
+    store.create(&c, None).await.unwrap();
     assert_eq!(store.get(c.id).await.unwrap(), Some(c.clone()));
     assert_eq!(
         store
@@ -45,11 +45,11 @@ async fn create_then_get_returns_the_same_company<S: Store>(store: S) {
 
 async fn create_never_overwrites<S: Store>(store: S) {
     let c = company("Acme");
-    store.create(&c).await.unwrap();
+    store.create(&c, None).await.unwrap();
     let mut other = company("Other");
     other.id = c.id;
     assert!(matches!(
-        store.create(&other).await,
+        store.create(&other, None).await,
         Err(StoreError::AlreadyExists)
     ));
     assert_eq!(store.get(c.id).await.unwrap().unwrap().company_name, "Acme");
@@ -57,14 +57,14 @@ async fn create_never_overwrites<S: Store>(store: S) {
 
 async fn replace_is_conditional_on_the_version<S: Store>(store: S) {
     let c = company("Acme");
-    store.create(&c).await.unwrap();
+    store.create(&c, None).await.unwrap();
     let v2 = next_version(&c, "Acme 2");
-    store.replace(&v2, 1).await.unwrap();
+    store.replace(&c, &v2, None).await.unwrap();
     assert_eq!(store.get(c.id).await.unwrap(), Some(v2.clone()));
 
     let stale = next_version(&c, "lost update");
     assert!(matches!(
-        store.replace(&stale, 1).await,
+        store.replace(&c, &stale, None).await,
         Err(StoreError::VersionConflict)
     ));
     assert_eq!(
@@ -74,8 +74,9 @@ async fn replace_is_conditional_on_the_version<S: Store>(store: S) {
     );
 
     let ghost = company("Ghost");
+    let ghost_next = next_version(&ghost, "Ghost 2");
     assert!(matches!(
-        store.replace(&ghost, 1).await,
+        store.replace(&ghost, &ghost_next, None).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(
@@ -89,12 +90,12 @@ async fn concurrent_replaces_of_one_version_let_exactly_one_win<S: Store + Clone
     store: S,
 ) {
     let c = company("Acme");
-    store.create(&c).await.unwrap();
+    store.create(&c, None).await.unwrap();
     let tasks: Vec<_> = (0..10)
         .map(|i| {
             let store = store.clone();
-            let next = next_version(&c, &format!("writer {i}"));
-            tokio::spawn(async move { store.replace(&next, 1).await })
+            let (current, next) = (c.clone(), next_version(&c, &format!("writer {i}")));
+            tokio::spawn(async move { store.replace(&current, &next, None).await })
         })
         .collect();
     let mut wins = 0;
@@ -111,34 +112,164 @@ async fn concurrent_replaces_of_one_version_let_exactly_one_win<S: Store + Clone
 
 async fn delete_reports_missing_and_stale<S: Store>(store: S) {
     let c = company("Acme");
-    store.create(&c).await.unwrap();
+    store.create(&c, None).await.unwrap();
     assert!(matches!(
-        store.delete(Uuid::now_v7(), None).await,
+        store.delete(&company("Ghost")).await,
         Err(StoreError::NotFound)
     ));
+    let mut stale = c.clone();
+    stale.version = 7;
     assert!(matches!(
-        store.delete(c.id, Some(7)).await,
+        store.delete(&stale).await,
         Err(StoreError::VersionConflict)
     ));
     assert!(
         store.get(c.id).await.unwrap().is_some(),
         "a failed delete deletes nothing"
     );
-    store.delete(c.id, Some(1)).await.unwrap();
+    store.delete(&c).await.unwrap();
     assert_eq!(store.get(c.id).await.unwrap(), None);
-    assert!(matches!(
-        store.delete(c.id, None).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.delete(c.id, Some(1)).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.delete(&c).await, Err(StoreError::NotFound)));
+}
 
-    let d = company("Other");
-    store.create(&d).await.unwrap();
-    store.delete(d.id, None).await.unwrap();
-    assert_eq!(store.get(d.id).await.unwrap(), None);
+fn with_tax_id(name: &str, tax_id: Option<&str>) -> Company {
+    let mut c = company(name);
+    c.tax_id = tax_id.map(|t| Cnpj::parse(t).unwrap());
+    c
+}
+
+fn retaxed(c: &Company, tax_id: Option<&str>) -> Company {
+    let mut doc = c.to_document();
+    match tax_id {
+        Some(t) => doc.insert("tax_id".into(), json!(t)),
+        None => doc.remove("tax_id"),
+    };
+    c.replaced_by(input::company(&doc).unwrap(), now())
+}
+
+const CNPJ_A: &str = "60746948000112";
+const CNPJ_B: &str = "12ABC34501DE35";
+
+async fn a_cnpj_belongs_to_one_company_at_a_time<S: Store>(store: S) {
+    let a = with_tax_id("A", Some(CNPJ_A));
+    store.create(&a, None).await.unwrap();
+    let cnpj_a = Cnpj::parse(CNPJ_A).unwrap();
+    assert_eq!(store.find_by_tax_id(&cnpj_a).await.unwrap(), Some(a.id));
+
+    let b = with_tax_id("B", Some(CNPJ_A));
+    assert!(
+        matches!(store.create(&b, None).await, Err(StoreError::TaxIdTaken(Some(id))) if id == a.id)
+    );
+    assert_eq!(
+        store.get(b.id).await.unwrap(),
+        None,
+        "a refused create writes nothing"
+    );
+
+    // Moving A to another CNPJ frees the first one.
+    let a2 = retaxed(&a, Some(CNPJ_B));
+    store.replace(&a, &a2, None).await.unwrap();
+    assert_eq!(store.find_by_tax_id(&cnpj_a).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_by_tax_id(&Cnpj::parse(CNPJ_B).unwrap())
+            .await
+            .unwrap(),
+        Some(a.id)
+    );
+    store.create(&b, None).await.unwrap();
+
+    // B cannot move onto A's CNPJ; nothing changes.
+    let b2 = retaxed(&b, Some(CNPJ_B));
+    assert!(
+        matches!(store.replace(&b, &b2, None).await, Err(StoreError::TaxIdTaken(Some(id))) if id == a.id)
+    );
+    assert_eq!(store.get(b.id).await.unwrap(), Some(b.clone()));
+
+    // Clearing and deleting free the marker.
+    let a3 = retaxed(&a2, None);
+    store.replace(&a2, &a3, None).await.unwrap();
+    assert_eq!(
+        store
+            .find_by_tax_id(&Cnpj::parse(CNPJ_B).unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+    store.delete(&b).await.unwrap();
+    assert_eq!(store.find_by_tax_id(&cnpj_a).await.unwrap(), None);
+    let c = with_tax_id("C", Some(CNPJ_A));
+    store.create(&c, None).await.unwrap();
+}
+
+fn record(key: &str, expires_at: i64) -> IdempotencyRecord {
+    IdempotencyRecord {
+        key: key.into(),
+        fingerprint: "f1".into(),
+        status: 201,
+        location: Some("/companies/x".into()),
+        etag: Some("\"1\"".into()),
+        body: "{\"id\":\"x\"}".into(),
+        expires_at,
+    }
+}
+
+async fn idempotency_records_are_written_with_the_company<S: Store>(store: S) {
+    let live = record("k1", unix_now() + 3600);
+    assert_eq!(store.idempotency_record("k1").await.unwrap(), None);
+    let a = with_tax_id("A", Some(CNPJ_A));
+    store.create(&a, Some(&live)).await.unwrap();
+    assert_eq!(
+        store.idempotency_record("k1").await.unwrap(),
+        Some(live.clone())
+    );
+
+    // The same key again: nothing of the second write lands, not even its CNPJ marker.
+    let b = with_tax_id("B", Some(CNPJ_B));
+    assert!(matches!(
+        store.create(&b, Some(&live)).await,
+        Err(StoreError::IdempotencyKeyTaken)
+    ));
+    assert_eq!(store.get(b.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_by_tax_id(&Cnpj::parse(CNPJ_B).unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A refused company write does not store the record either.
+    let c = with_tax_id("C", Some(CNPJ_A));
+    assert!(matches!(
+        store
+            .create(&c, Some(&record("k2", unix_now() + 3600)))
+            .await,
+        Err(StoreError::TaxIdTaken(_))
+    ));
+    assert_eq!(store.idempotency_record("k2").await.unwrap(), None);
+
+    // Updates carry records too.
+    let a2 = next_version(&a, "A2");
+    store
+        .replace(&a, &a2, Some(&record("k3", unix_now() + 3600)))
+        .await
+        .unwrap();
+    assert!(store.idempotency_record("k3").await.unwrap().is_some());
+    let a3 = next_version(&a2, "A3");
+    assert!(matches!(
+        store.replace(&a2, &a3, Some(&live)).await,
+        Err(StoreError::IdempotencyKeyTaken)
+    ));
+    assert_eq!(store.get(a.id).await.unwrap(), Some(a2));
+
+    // An expired record is gone for readers and writers alike.
+    let expired = record("k4", unix_now() - 1);
+    store.create(&company("D"), Some(&expired)).await.unwrap();
+    assert_eq!(store.idempotency_record("k4").await.unwrap(), None);
+    let fresh = record("k4", unix_now() + 3600);
+    store.create(&company("E"), Some(&fresh)).await.unwrap();
+    assert_eq!(store.idempotency_record("k4").await.unwrap(), Some(fresh));
 }
 
 async fn list_walks_every_company_once_newest_first<S: Store>(store: S) {
@@ -148,7 +279,7 @@ async fn list_walks_every_company_once_newest_first<S: Store>(store: S) {
     let mut created = Vec::new();
     for i in 0..7 {
         let c = company(&format!("C{i}"));
-        store.create(&c).await.unwrap();
+        store.create(&c, None).await.unwrap();
         created.push(c);
     }
     let mut seen = Vec::new();
@@ -178,12 +309,13 @@ async fn list_continues_past_a_deleted_cursor_company<S: Store>(store: S) {
     let mut ids = Vec::new();
     for i in 0..5 {
         let c = company(&format!("C{i}"));
-        store.create(&c).await.unwrap();
+        store.create(&c, None).await.unwrap();
         ids.push(c.id);
     }
     let first = store.list(2, None).await.unwrap();
     let cursor = first.next_after.unwrap();
-    store.delete(cursor, None).await.unwrap();
+    let gone = store.get(cursor).await.unwrap().unwrap();
+    store.delete(&gone).await.unwrap();
     let rest = store.list(10, Some(cursor)).await.unwrap();
     let mut all: HashSet<Uuid> = first.items.iter().map(|c| c.id).collect();
     all.extend(rest.items.iter().map(|c| c.id));
@@ -216,6 +348,8 @@ contract!(
     replace_is_conditional_on_the_version,
     concurrent_replaces_of_one_version_let_exactly_one_win,
     delete_reports_missing_and_stale,
+    a_cnpj_belongs_to_one_company_at_a_time,
+    idempotency_records_are_written_with_the_company,
     list_walks_every_company_once_newest_first,
     list_continues_past_a_deleted_cursor_company,
 );

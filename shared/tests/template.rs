@@ -247,7 +247,7 @@ async fn every_sample_event_runs_through_its_handler() {
             if let Some(account) = event["pathParameters"]["account_id"].as_str() {
                 seed.bank_accounts[0].id = account.parse().unwrap();
             }
-            store.create(&seed).await.unwrap();
+            store.create(&seed, None).await.unwrap();
         }
         let request =
             lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));

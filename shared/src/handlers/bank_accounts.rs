@@ -6,12 +6,14 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::companies::replay_if_used;
 use super::{modify_company, respond};
+use crate::http::idempotency::{Idempotency, StoredAnswer};
 use crate::http::request::{json_object, path_id, IfMatch};
 use crate::http::{empty, json, with_header, Problem};
 use crate::model::input::{self, MAX_BANK_ACCOUNTS};
-use crate::model::{now, AccountChangeError, BankAccountInput, Company};
-use crate::store::{CompanyReader, CompanyUpdater};
+use crate::model::{now, AccountChangeError, BankAccount, BankAccountInput, Company};
+use crate::store::{CompanyReader, CompanyUpdater, IdempotencyReader};
 
 const JSON: &[&str] = &["application/json"];
 const MERGE_PATCH: &[&str] = &["application/merge-patch+json", "application/json"];
@@ -59,31 +61,53 @@ fn target(req: &Request) -> Result<Target, Problem> {
 }
 
 /// `POST /companies/{id}/bank-accounts`
-pub async fn add_bank_account<S: CompanyReader + CompanyUpdater>(
+pub async fn add_bank_account<S: CompanyReader + CompanyUpdater + IdempotencyReader>(
     store: &S,
     req: Request,
 ) -> Response<Body> {
     respond(add(store, &req).await)
 }
 
-async fn add<S: CompanyReader + CompanyUpdater>(
+async fn add<S: CompanyReader + CompanyUpdater + IdempotencyReader>(
     store: &S,
     req: &Request,
 ) -> Result<Response<Body>, Problem> {
     let id = path_id(req, "id", "company")?;
     let if_match = IfMatch::from_headers(req.headers())?;
-    let account = validated(json_object(req, JSON)?)?;
-    let (company, added) = modify_company(store, id, if_match.as_ref(), |current| {
-        Ok(current.with_account_added(&account, now())?)
-    })
-    .await?;
+    let doc = json_object(req, JSON)?;
+    let idempotency = Idempotency::from_request(req, &doc)?;
+    if let Some(replayed) = replay_if_used(store, idempotency.as_ref()).await? {
+        return Ok(replayed);
+    }
+    let account = validated(doc)?;
+    let answer = |company: &Company, added: &BankAccount| StoredAnswer {
+        status: StatusCode::CREATED.as_u16(),
+        location: Some(format!("/companies/{id}/bank-accounts/{}", added.id)),
+        etag: Some(company.etag()),
+        body: serde_json::to_string(added).unwrap_or_default(),
+    };
+    let result = modify_company(
+        store,
+        id,
+        if_match.as_ref(),
+        |current| Ok(current.with_account_added(&account, now())?),
+        |company, added| {
+            idempotency
+                .as_ref()
+                .map(|i| i.record(&answer(company, added)))
+        },
+    )
+    .await;
+    let (company, added) = match result {
+        Ok(done) => done,
+        Err(p) if p.kind == Problem::idempotency_in_flight().kind => {
+            // A concurrent request with the same key won: answer as it did.
+            return replay_if_used(store, idempotency.as_ref()).await?.ok_or(p);
+        }
+        Err(p) => return Err(p),
+    };
     tracing::info!(company_id = %id, account_id = %added.id, account = %added.account_number.masked(), "bank account added");
-    let location = format!("/companies/{id}/bank-accounts/{}", added.id);
-    Ok(with_header(
-        account_response(StatusCode::CREATED, &company, &added),
-        header::LOCATION,
-        &location,
-    ))
+    Ok(answer(&company, &added).response())
 }
 
 /// `PATCH /companies/{id}/bank-accounts/{account_id}` (JSON Merge Patch of the account fields)
@@ -100,16 +124,22 @@ async fn update<S: CompanyReader + CompanyUpdater>(
 ) -> Result<Response<Body>, Problem> {
     let t = target(req)?;
     let patch = Value::Object(json_object(req, MERGE_PATCH)?);
-    let (company, changed) = modify_company(store, t.company, t.if_match.as_ref(), |current| {
-        let mut doc = Value::Object(current.account(t.account)?.to_document());
-        json_patch::merge(&mut doc, &patch);
-        let Value::Object(doc) = doc else {
-            return Err(Problem::bad_request(
-                "The merge patch must be a JSON object.",
-            ));
-        };
-        Ok(current.with_account_replaced(t.account, &validated(doc)?, now())?)
-    })
+    let (company, changed) = modify_company(
+        store,
+        t.company,
+        t.if_match.as_ref(),
+        |current| {
+            let mut doc = Value::Object(current.account(t.account)?.to_document());
+            json_patch::merge(&mut doc, &patch);
+            let Value::Object(doc) = doc else {
+                return Err(Problem::bad_request(
+                    "The merge patch must be a JSON object.",
+                ));
+            };
+            Ok(current.with_account_replaced(t.account, &validated(doc)?, now())?)
+        },
+        |_, _| None,
+    )
     .await?;
     Ok(account_response(StatusCode::OK, &company, &changed))
 }
@@ -127,9 +157,13 @@ async fn delete<S: CompanyReader + CompanyUpdater>(
     req: &Request,
 ) -> Result<Response<Body>, Problem> {
     let t = target(req)?;
-    let (company, ()) = modify_company(store, t.company, t.if_match.as_ref(), |current| {
-        Ok((current.without_account(t.account, now())?, ()))
-    })
+    let (company, ()) = modify_company(
+        store,
+        t.company,
+        t.if_match.as_ref(),
+        |current| Ok((current.without_account(t.account, now())?, ())),
+        |_, _| None,
+    )
     .await?;
     Ok(with_header(
         empty(StatusCode::NO_CONTENT),

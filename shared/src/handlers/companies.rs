@@ -5,11 +5,15 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{company_not_found, modify_company, respond};
+use super::{company_not_found, modify_company, respond, MAX_WRITE_ATTEMPTS};
+use crate::http::idempotency::{Idempotency, StoredAnswer};
 use crate::http::request::{json_object, path_id, query, IfMatch};
 use crate::http::{cursor, empty, json, with_header, Problem};
-use crate::model::{input, now, Company, CompanyInput};
-use crate::store::{CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater};
+use crate::model::{input, now, Cnpj, Company, CompanyInput, FieldError};
+use crate::store::{
+    CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater,
+    IdempotencyReader, StoreError,
+};
 
 const JSON: &[&str] = &["application/json"];
 const MERGE_PATCH: &[&str] = &["application/merge-patch+json", "application/json"];
@@ -33,21 +37,56 @@ fn validated(doc: &Map<String, Value>) -> Result<CompanyInput, Problem> {
 }
 
 /// `POST /companies`
-pub async fn create_company<S: CompanyCreator>(store: &S, req: Request) -> Response<Body> {
+pub async fn create_company<S: CompanyCreator + IdempotencyReader>(
+    store: &S,
+    req: Request,
+) -> Response<Body> {
     respond(create(store, &req).await)
 }
 
-async fn create<S: CompanyCreator>(store: &S, req: &Request) -> Result<Response<Body>, Problem> {
+/// Replays the stored answer for a key already used, if there is one.
+pub(super) async fn replay_if_used<S: IdempotencyReader>(
+    store: &S,
+    idempotency: Option<&Idempotency>,
+) -> Result<Option<Response<Body>>, Problem> {
+    let Some(idem) = idempotency else {
+        return Ok(None);
+    };
+    match store.idempotency_record(idem.key()).await? {
+        Some(record) => idem.replay(&record).map(Some),
+        None => Ok(None),
+    }
+}
+
+async fn create<S: CompanyCreator + IdempotencyReader>(
+    store: &S,
+    req: &Request,
+) -> Result<Response<Body>, Problem> {
     let doc = json_object(req, JSON)?;
+    let idempotency = Idempotency::from_request(req, &doc)?;
+    if let Some(replayed) = replay_if_used(store, idempotency.as_ref()).await? {
+        return Ok(replayed);
+    }
     let company = Company::create(validated(&doc)?, now());
-    store.create(&company).await?;
+    let answer = StoredAnswer {
+        status: StatusCode::CREATED.as_u16(),
+        location: Some(format!("/companies/{}", company.id)),
+        etag: Some(company.etag()),
+        body: serde_json::to_string(&company).map_err(|_| Problem::internal())?,
+    };
+    let record = idempotency.as_ref().map(|i| i.record(&answer));
+    match store.create(&company, record.as_ref()).await {
+        Ok(()) => {}
+        Err(StoreError::IdempotencyKeyTaken) => {
+            // A concurrent request with the same key won: answer as it did.
+            return replay_if_used(store, idempotency.as_ref())
+                .await?
+                .ok_or_else(Problem::idempotency_in_flight);
+        }
+        Err(e) => return Err(e.into()),
+    }
     tracing::info!(company_id = %company.id, accounts = company.bank_accounts.len(), "company created");
-    let location = format!("/companies/{}", company.id);
-    Ok(with_header(
-        company_response(StatusCode::CREATED, &company),
-        header::LOCATION,
-        &location,
-    ))
+    Ok(answer.response())
 }
 
 /// `GET /companies/{id}`
@@ -69,19 +108,49 @@ struct ListBody<'a> {
     next_cursor: Option<String>,
 }
 
-/// `GET /companies?limit=N&cursor=C`
-pub async fn list_companies<S: CompanyLister>(store: &S, req: Request) -> Response<Body> {
+/// `GET /companies?limit=N&cursor=C` and `GET /companies?tax_id=…`
+pub async fn list_companies<S: CompanyLister + CompanyReader>(
+    store: &S,
+    req: Request,
+) -> Response<Body> {
     respond(list(store, &req).await)
 }
 
-async fn list<S: CompanyLister>(store: &S, req: &Request) -> Result<Response<Body>, Problem> {
-    let params = query(req, &["limit", "cursor"])?;
+async fn list<S: CompanyLister + CompanyReader>(
+    store: &S,
+    req: &Request,
+) -> Result<Response<Body>, Problem> {
+    let params = query(req, &["limit", "cursor", "tax_id"])?;
+    if let Some(tax_id) = params.get("tax_id") {
+        if params.len() > 1 {
+            return Err(Problem::bad_request(
+                "tax_id cannot be combined with limit or cursor.",
+            ));
+        }
+        let cnpj = Cnpj::parse(tax_id)
+            .map_err(|m| Problem::validation(vec![FieldError::new("tax_id", m)]))?;
+        let found = match store.find_by_tax_id(&cnpj).await? {
+            Some(id) => store
+                .get(id)
+                .await?
+                .filter(|c| c.tax_id.as_ref() == Some(&cnpj)),
+            None => None,
+        };
+        let items: Vec<Company> = found.into_iter().collect();
+        return Ok(json(
+            StatusCode::OK,
+            &ListBody {
+                items: &items,
+                next_cursor: None,
+            },
+        ));
+    }
     let limit = match params.get("limit") {
         None => DEFAULT_LIMIT,
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
             _ => {
-                return Err(Problem::validation(vec![input::FieldError::new(
+                return Err(Problem::validation(vec![FieldError::new(
                     "limit",
                     format!("must be a whole number from 1 to {MAX_LIMIT}"),
                 )]))
@@ -148,9 +217,13 @@ async fn update<S: CompanyReader + CompanyUpdater>(
     } else {
         Change::Replace(Box::new(validated(&json_object(req, JSON)?)?))
     };
-    let (next, ()) = modify_company(store, id, if_match.as_ref(), |current| {
-        Ok((current.replaced_by(change.apply(current)?, now()), ()))
-    })
+    let (next, ()) = modify_company(
+        store,
+        id,
+        if_match.as_ref(),
+        |current| Ok((current.replaced_by(change.apply(current)?, now()), ())),
+        |_, _| None,
+    )
     .await?;
     Ok(company_response(StatusCode::OK, &next))
 }
@@ -168,17 +241,28 @@ async fn delete<S: CompanyReader + CompanyDeleter>(
     req: &Request,
 ) -> Result<Response<Body>, Problem> {
     let id = path_id(req, "id", "company")?;
-    let expected = match IfMatch::from_headers(req.headers())? {
-        Some(m) if m.is_pinned() => {
-            let current = store.get(id).await?.ok_or_else(company_not_found)?;
-            if !m.matches(current.version) {
-                return Err(Problem::precondition_failed());
-            }
-            Some(current.version)
+    let if_match = IfMatch::from_headers(req.headers())?;
+    for _ in 0..MAX_WRITE_ATTEMPTS {
+        let current = store.get(id).await?.ok_or_else(company_not_found)?;
+        if if_match
+            .as_ref()
+            .is_some_and(|m| !m.matches(current.version))
+        {
+            return Err(Problem::precondition_failed());
         }
-        _ => None,
-    };
-    store.delete(id, expected).await?;
-    tracing::info!(company_id = %id, "company deleted");
-    Ok(empty(StatusCode::NO_CONTENT))
+        match store.delete(&current).await {
+            Ok(()) => {
+                tracing::info!(company_id = %id, "company deleted");
+                return Ok(empty(StatusCode::NO_CONTENT));
+            }
+            Err(StoreError::VersionConflict)
+                if if_match.as_ref().is_some_and(IfMatch::is_pinned) =>
+            {
+                return Err(Problem::precondition_failed())
+            }
+            Err(StoreError::VersionConflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Problem::edit_conflict())
 }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::http::request::IfMatch;
 use crate::http::Problem;
 use crate::model::Company;
-use crate::store::{CompanyReader, CompanyUpdater, StoreError};
+use crate::store::{CompanyReader, CompanyUpdater, IdempotencyRecord, StoreError};
 
 /// Bounded retries of a read-modify-write that lost a race, when the client pinned no version.
 /// A writer only loses to another writer's success, so up to this many concurrent writers of one
@@ -28,6 +28,8 @@ impl From<StoreError> for Problem {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => company_not_found(),
+            StoreError::TaxIdTaken(holder) => Problem::tax_id_taken(holder),
+            StoreError::IdempotencyKeyTaken => Problem::idempotency_in_flight(),
             StoreError::VersionConflict => Problem::precondition_failed(),
             StoreError::AlreadyExists => {
                 tracing::error!("generated id collided with an existing company");
@@ -53,19 +55,22 @@ fn respond(result: Result<Response<Body>, Problem>) -> Response<Body> {
     result.unwrap_or_else(Problem::into_response)
 }
 
-/// Reads company `id`, checks `If-Match`, applies `change` and writes the result on condition
-/// that the version is still the one read. When another writer got in between, a client that
-/// pinned a version gets 412; otherwise the change is re-applied to the fresh state, a bounded
-/// number of times. Nothing is written unless the whole change succeeds.
-async fn modify_company<S, T, F>(
+/// Reads company `id`, checks `If-Match`, applies `change` and writes the result (with the
+/// idempotency record `record` makes of it, if any) on condition that the version is still the
+/// one read. When another writer got in between, a client that pinned a version gets 412;
+/// otherwise the change is re-applied to the fresh state, a bounded number of times. Nothing is
+/// written unless the whole change succeeds.
+async fn modify_company<S, T, F, R>(
     store: &S,
     id: Uuid,
     if_match: Option<&IfMatch>,
     mut change: F,
+    record: R,
 ) -> Result<(Company, T), Problem>
 where
     S: CompanyReader + CompanyUpdater,
     F: FnMut(&Company) -> Result<(Company, T), Problem>,
+    R: Fn(&Company, &T) -> Option<IdempotencyRecord>,
 {
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let current = store.get(id).await?.ok_or_else(company_not_found)?;
@@ -73,7 +78,8 @@ where
             return Err(Problem::precondition_failed());
         }
         let (next, extra) = change(&current)?;
-        match store.replace(&next, current.version).await {
+        let idempotency = record(&next, &extra);
+        match store.replace(&current, &next, idempotency.as_ref()).await {
             Ok(()) => {
                 tracing::info!(company_id = %id, version = next.version, "company updated");
                 return Ok((next, extra));

@@ -2,6 +2,7 @@
 //! Nothing below this module knows about HTTP.
 
 pub mod cursor;
+pub mod idempotency;
 pub mod problem;
 pub mod request;
 

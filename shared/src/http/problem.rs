@@ -130,6 +130,41 @@ impl Problem {
         )
     }
 
+    pub fn tax_id_taken(holder: Option<uuid::Uuid>) -> Self {
+        let message = match holder {
+            Some(id) => format!("is already registered to company {id}"),
+            None => "is already registered to another company".to_owned(),
+        };
+        let mut p = Self::new(
+            StatusCode::CONFLICT,
+            "urn:companies:problem:duplicate-tax-id",
+            "Duplicate CNPJ",
+            "Another company already holds this CNPJ.",
+        );
+        p.errors = vec![FieldError::new("tax_id", message)];
+        p
+    }
+
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "urn:companies:problem:idempotency-key-reused",
+            "Idempotency key reused",
+            "This Idempotency-Key was already used with a different request; use a new key.",
+        )
+    }
+
+    pub fn idempotency_in_flight() -> Self {
+        let mut p = Self::new(
+            StatusCode::CONFLICT,
+            "urn:companies:problem:idempotency-key-in-use",
+            "Request in progress",
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+        );
+        p.retry_after = Some(1);
+        p
+    }
+
     pub fn edit_conflict() -> Self {
         Self::new(
             StatusCode::CONFLICT,

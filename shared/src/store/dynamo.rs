@@ -2,6 +2,11 @@
 //! (`pk = COMPANY#<id>`, `sk = COMPANY`), listed newest first through the `gsi1` index
 //! (`gsi1pk = COMPANY`, `gsi1sk = <id>`: UUIDv7 ids sort by creation time). Items are mapped with
 //! serde_dynamo; money is a DynamoDB number written from its exact decimal text.
+//!
+//! Beside companies the table holds CNPJ markers (`pk = TAXID#<cnpj>`: which company holds a
+//! CNPJ) and idempotency records (`pk = IDEMPOTENCY#<scoped key>`, expiring through the
+//! `expires_at` TTL attribute). Every write is one `TransactWriteItems` over the company, the
+//! markers it takes or frees and the request's idempotency record.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,10 +14,11 @@ use std::time::Duration;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use rust_decimal::Decimal;
@@ -21,7 +27,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater, Page, StoreError,
+    unix_now, CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater,
+    IdempotencyReader, IdempotencyRecord, Page, StoreError,
 };
 use crate::model::{
     AccountNumber, Address, Agency, BankAccount, BankCode, Cnpj, Company, Money, Phone,
@@ -39,8 +46,44 @@ const COMPANY_SK: &str = "COMPANY";
 const COMPANY_LIST_PK: &str = "COMPANY";
 const BILLING: &str = "declared_billing";
 
+const TAX_ID_SK: &str = "TAXID";
+const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+/// The TTL attribute of the table.
+pub const EXPIRES_AT: &str = "expires_at";
+/// Attempts of a transaction that DynamoDB cancelled because another one held an item.
+const TRANSACTION_ATTEMPTS: u32 = 4;
+
 fn company_pk(id: Uuid) -> String {
     format!("COMPANY#{id}")
+}
+
+fn tax_id_key(cnpj: &Cnpj) -> Item {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(format!("TAXID#{cnpj}"))),
+        (SK.to_owned(), AttributeValue::S(TAX_ID_SK.into())),
+    ])
+}
+
+fn idempotency_key(key: &str) -> Item {
+    HashMap::from([
+        (
+            PK.to_owned(),
+            AttributeValue::S(format!("IDEMPOTENCY#{key}")),
+        ),
+        (SK.to_owned(), AttributeValue::S(IDEMPOTENCY_SK.into())),
+    ])
+}
+
+#[derive(Serialize, Deserialize)]
+struct IdempotencyItem {
+    fingerprint: String,
+    status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    etag: Option<String>,
+    body: String,
+    expires_at: i64,
 }
 
 /// Store handle: the SDK client (built once per Lambda instance) and the table name.
@@ -323,6 +366,212 @@ impl DynamoStore {
     }
 }
 
+/// What one item of a write transaction is, to tell which condition failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    NewCompany,
+    ExistingCompany,
+    TakeTaxId,
+    FreeTaxId,
+    Idempotency,
+}
+
+fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Internal(format!("building a transaction: {e}"))
+}
+
+impl DynamoStore {
+    fn put(
+        &self,
+        item: Item,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (k, v) in names {
+            put = put.expression_attribute_names(*k, *v);
+        }
+        for (k, v) in values {
+            put = put.expression_attribute_values(k, v);
+        }
+        Ok(TransactWriteItem::builder()
+            .put(put.build().map_err(build_err)?)
+            .build())
+    }
+
+    fn delete_item(
+        &self,
+        key: Item,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (k, v) in names {
+            delete = delete.expression_attribute_names(*k, *v);
+        }
+        for (k, v) in values {
+            delete = delete.expression_attribute_values(k, v);
+        }
+        Ok(TransactWriteItem::builder()
+            .delete(delete.build().map_err(build_err)?)
+            .build())
+    }
+
+    /// Reserves `cnpj` for `company` (fails if another company holds it).
+    fn take_tax_id(
+        &self,
+        cnpj: &Cnpj,
+        company: Uuid,
+    ) -> Result<(Part, TransactWriteItem), StoreError> {
+        let mut item = tax_id_key(cnpj);
+        item.insert("company_id".into(), AttributeValue::S(company.to_string()));
+        let put = self.put(
+            item,
+            "attribute_not_exists(#pk) OR company_id = :id",
+            &[("#pk", PK)],
+            vec![(":id", AttributeValue::S(company.to_string()))],
+        )?;
+        Ok((Part::TakeTaxId, put))
+    }
+
+    /// Frees `cnpj` if `company` holds it.
+    fn free_tax_id(
+        &self,
+        cnpj: &Cnpj,
+        company: Uuid,
+    ) -> Result<(Part, TransactWriteItem), StoreError> {
+        let delete = self.delete_item(
+            tax_id_key(cnpj),
+            "attribute_not_exists(#pk) OR company_id = :id",
+            &[("#pk", PK)],
+            vec![(":id", AttributeValue::S(company.to_string()))],
+        )?;
+        Ok((Part::FreeTaxId, delete))
+    }
+
+    /// Writes an idempotency record unless a live one holds its key.
+    fn record_idempotency(
+        &self,
+        r: &IdempotencyRecord,
+    ) -> Result<(Part, TransactWriteItem), StoreError> {
+        let body = IdempotencyItem {
+            fingerprint: r.fingerprint.clone(),
+            status: r.status,
+            location: r.location.clone(),
+            etag: r.etag.clone(),
+            body: r.body.clone(),
+            expires_at: r.expires_at,
+        };
+        let mut item: Item = serde_dynamo::to_item(body)
+            .map_err(|e| StoreError::Internal(format!("encode item: {e}")))?;
+        item.extend(idempotency_key(&r.key));
+        let put = self.put(
+            item,
+            "attribute_not_exists(#pk) OR #exp <= :now",
+            &[("#pk", PK), ("#exp", EXPIRES_AT)],
+            vec![(":now", AttributeValue::N(unix_now().to_string()))],
+        )?;
+        Ok((Part::Idempotency, put))
+    }
+
+    /// The transaction items that move a company's CNPJ marker from `current` to `next`.
+    fn tax_id_moves(
+        &self,
+        current: Option<&Company>,
+        next: Option<&Company>,
+    ) -> Result<Vec<(Part, TransactWriteItem)>, StoreError> {
+        let old = current.and_then(|c| c.tax_id.as_ref().map(|t| (t, c.id)));
+        let new = next.and_then(|c| c.tax_id.as_ref().map(|t| (t, c.id)));
+        let mut parts = Vec::new();
+        if old.map(|o| o.0) != new.map(|n| n.0) {
+            if let Some((cnpj, id)) = old {
+                parts.push(self.free_tax_id(cnpj, id)?);
+            }
+            if let Some((cnpj, id)) = new {
+                parts.push(self.take_tax_id(cnpj, id)?);
+            }
+        }
+        Ok(parts)
+    }
+
+    /// Runs a write transaction, retrying a few times when DynamoDB cancels it because another
+    /// transaction held one of its items, and maps a failed condition to the part it guarded.
+    async fn transact(&self, parts: Vec<(Part, TransactWriteItem)>) -> Result<(), StoreError> {
+        let (roles, items): (Vec<Part>, Vec<TransactWriteItem>) = parts.into_iter().unzip();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let SdkError::ServiceError(service) = &err else {
+                return Err(sdk_error("TransactWriteItems", err));
+            };
+            let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err()
+            else {
+                return Err(sdk_error("TransactWriteItems", err));
+            };
+            let reasons = cancelled.cancellation_reasons();
+            let failed = |code: &str| {
+                reasons
+                    .iter()
+                    .zip(&roles)
+                    .find(|(r, _)| r.code() == Some(code))
+            };
+            if let Some((reason, part)) = failed("ConditionalCheckFailed") {
+                return Err(match part {
+                    Part::NewCompany => StoreError::AlreadyExists,
+                    Part::ExistingCompany => condition_failed(reason.item()),
+                    Part::TakeTaxId => StoreError::TaxIdTaken(
+                        reason
+                            .item()
+                            .and_then(|i| i.get("company_id"))
+                            .and_then(|v| v.as_s().ok())
+                            .and_then(|s| s.parse().ok()),
+                    ),
+                    // The marker changed hands since the company was read: the company changed too.
+                    Part::FreeTaxId => StoreError::VersionConflict,
+                    Part::Idempotency => StoreError::IdempotencyKeyTaken,
+                });
+            }
+            let contended = failed("TransactionConflict").is_some();
+            if contended && attempt < TRANSACTION_ATTEMPTS {
+                tokio::time::sleep(Duration::from_millis(jitter_ms(attempt))).await;
+                continue;
+            }
+            return Err(StoreError::Unavailable(format!(
+                "transaction cancelled: {reasons:?}"
+            )));
+        }
+    }
+}
+
+/// A short randomised back-off (grows with the attempt) so contending transactions spread out.
+fn jitter_ms(attempt: u32) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    u64::from(nanos % 20 + 5) * u64::from(attempt)
+}
+
 impl CompanyReader for DynamoStore {
     async fn get(&self, id: Uuid) -> Result<Option<Company>, StoreError> {
         let out = self
@@ -378,85 +627,151 @@ impl CompanyLister for DynamoStore {
         };
         Ok(Page { items, next_after })
     }
+
+    async fn find_by_tax_id(&self, cnpj: &Cnpj) -> Result<Option<Uuid>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(tax_id_key(cnpj)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(out.item.and_then(|i| {
+            i.get("company_id")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|s| s.parse().ok())
+        }))
+    }
 }
 
 impl CompanyCreator for DynamoStore {
-    async fn create(&self, company: &Company) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(company)?))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(e) => Err(sdk_error("PutItem", e)),
+    async fn create(
+        &self,
+        company: &Company,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let mut parts = vec![(
+            Part::NewCompany,
+            self.put(
+                to_item(company)?,
+                "attribute_not_exists(#pk)",
+                &[("#pk", PK)],
+                Vec::new(),
+            )?,
+        )];
+        parts.extend(self.tax_id_moves(None, Some(company))?);
+        if let Some(r) = idempotency {
+            parts.push(self.record_idempotency(r)?);
         }
+        self.transact(parts).await
     }
 }
 
 impl CompanyUpdater for DynamoStore {
-    async fn replace(&self, company: &Company, expected_version: u64) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(company)?))
-            .condition_expression("#v = :v")
-            .expression_attribute_names("#v", "version")
-            .expression_attribute_values(":v", AttributeValue::N(expected_version.to_string()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                let old = match e.err() {
-                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item(),
-                    _ => None,
-                };
-                Err(condition_failed(old))
-            }
-            Err(e) => Err(sdk_error("PutItem", e)),
+    async fn replace(
+        &self,
+        current: &Company,
+        next: &Company,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let mut parts = vec![(
+            Part::ExistingCompany,
+            self.put(
+                to_item(next)?,
+                "#v = :v",
+                &[("#v", "version")],
+                vec![(":v", AttributeValue::N(current.version.to_string()))],
+            )?,
+        )];
+        parts.extend(self.tax_id_moves(Some(current), Some(next))?);
+        if let Some(r) = idempotency {
+            parts.push(self.record_idempotency(r)?);
         }
+        self.transact(parts).await
     }
 }
 
 impl CompanyDeleter for DynamoStore {
-    async fn delete(&self, id: Uuid, expected_version: Option<u64>) -> Result<(), StoreError> {
-        let mut request = self
+    async fn delete(&self, current: &Company) -> Result<(), StoreError> {
+        let mut parts = vec![(
+            Part::ExistingCompany,
+            self.delete_item(
+                key(current.id),
+                "#v = :v",
+                &[("#v", "version")],
+                vec![(":v", AttributeValue::N(current.version.to_string()))],
+            )?,
+        )];
+        parts.extend(self.tax_id_moves(Some(current), None)?);
+        self.transact(parts).await
+    }
+}
+
+impl IdempotencyReader for DynamoStore {
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let out = self
             .client
-            .delete_item()
+            .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(id)))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        request = match expected_version {
-            Some(v) => request
-                .condition_expression("#v = :v")
-                .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
-            None => request
-                .condition_expression("attribute_exists(#pk)")
-                .expression_attribute_names("#pk", PK),
+            .set_key(Some(idempotency_key(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
         };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                let old = match e.err() {
-                    aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(c) => {
-                        c.item()
-                    }
-                    _ => None,
-                };
-                Err(condition_failed(old))
+        let stored: IdempotencyItem = serde_dynamo::from_item(item)
+            .map_err(|e| StoreError::Internal(format!("corrupt idempotency record: {e}")))?;
+        let record = IdempotencyRecord {
+            key: key.to_owned(),
+            fingerprint: stored.fingerprint,
+            status: stored.status,
+            location: stored.location,
+            etag: stored.etag,
+            body: stored.body,
+            expires_at: stored.expires_at,
+        };
+        Ok(record.is_live(unix_now()).then_some(record))
+    }
+}
+
+impl DynamoStore {
+    /// Every CNPJ marker as (CNPJ, company id), by a full scan: for consistency checks in tests.
+    pub async fn tax_id_markers(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#sk = :sk")
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":sk", AttributeValue::S(TAX_ID_SK.into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Scan", e))?;
+            for item in page.items.unwrap_or_default() {
+                let cnpj = item
+                    .get(PK)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|s| s.strip_prefix("TAXID#"));
+                let id = item
+                    .get("company_id")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|s| s.parse().ok());
+                if let (Some(cnpj), Some(id)) = (cnpj, id) {
+                    out.push((cnpj.to_owned(), id));
+                }
             }
-            Err(e) => Err(sdk_error("DeleteItem", e)),
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
         }
     }
 }

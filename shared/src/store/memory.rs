@@ -1,19 +1,58 @@
-//! The in-memory store: same semantics as DynamoDB, for the local API and tests.
+//! The in-memory store: same semantics as DynamoDB (including the all-or-nothing writes of a
+//! company, its CNPJ marker and an idempotency record), for the local API and tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use uuid::Uuid;
 
 use super::{
-    CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater, Page, StoreError,
+    unix_now, CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater,
+    IdempotencyReader, IdempotencyRecord, Page, StoreError,
 };
-use crate::model::Company;
+use crate::model::{Cnpj, Company};
 
-/// Companies keyed by their time-ordered id; cheap to clone (shared state).
+#[derive(Debug, Default)]
+struct Tables {
+    /// Companies keyed by their time-ordered id.
+    companies: BTreeMap<Uuid, Company>,
+    /// CNPJ → the company holding it.
+    tax_ids: HashMap<String, Uuid>,
+    idempotency: HashMap<String, IdempotencyRecord>,
+}
+
+impl Tables {
+    /// Checks that `record` may be written (no live record under its key).
+    fn check_idempotency(&self, record: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
+        match record.and_then(|r| self.idempotency.get(&r.key)) {
+            Some(existing) if existing.is_live(unix_now()) => Err(StoreError::IdempotencyKeyTaken),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks that `company` may hold its CNPJ.
+    fn check_tax_id(&self, company: &Company) -> Result<(), StoreError> {
+        match company
+            .tax_id
+            .as_ref()
+            .and_then(|t| self.tax_ids.get(t.as_str()))
+        {
+            Some(holder) if *holder != company.id => Err(StoreError::TaxIdTaken(Some(*holder))),
+            _ => Ok(()),
+        }
+    }
+
+    fn write_idempotency(&mut self, record: Option<&IdempotencyRecord>) {
+        if let Some(r) = record {
+            self.idempotency.insert(r.key.clone(), r.clone());
+        }
+    }
+}
+
+/// Shared state; cheap to clone. One lock makes every multi-item write atomic.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
-    companies: Arc<Mutex<BTreeMap<Uuid, Company>>>,
+    tables: Arc<Mutex<Tables>>,
 }
 
 impl MemoryStore {
@@ -21,25 +60,35 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, BTreeMap<Uuid, Company>>, StoreError> {
-        self.companies
+    fn lock(&self) -> Result<MutexGuard<'_, Tables>, StoreError> {
+        self.tables
             .lock()
             .map_err(|_| StoreError::Internal("memory store lock poisoned".into()))
+    }
+
+    /// Every CNPJ marker as (CNPJ, company id), for consistency checks in tests.
+    pub fn tax_id_markers(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
+        Ok(self
+            .lock()?
+            .tax_ids
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect())
     }
 }
 
 impl CompanyReader for MemoryStore {
     async fn get(&self, id: Uuid) -> Result<Option<Company>, StoreError> {
-        Ok(self.lock()?.get(&id).cloned())
+        Ok(self.lock()?.companies.get(&id).cloned())
     }
 }
 
 impl CompanyLister for MemoryStore {
     async fn list(&self, limit: usize, after: Option<Uuid>) -> Result<Page, StoreError> {
-        let map = self.lock()?;
+        let tables = self.lock()?;
         let mut iter: Box<dyn Iterator<Item = &Company>> = match after {
-            Some(after) => Box::new(map.range(..after).rev().map(|(_, c)| c)),
-            None => Box::new(map.values().rev()),
+            Some(after) => Box::new(tables.companies.range(..after).rev().map(|(_, c)| c)),
+            None => Box::new(tables.companies.values().rev()),
         };
         let items: Vec<Company> = iter.by_ref().take(limit).cloned().collect();
         let next_after = match iter.next() {
@@ -48,45 +97,91 @@ impl CompanyLister for MemoryStore {
         };
         Ok(Page { items, next_after })
     }
+
+    async fn find_by_tax_id(&self, cnpj: &Cnpj) -> Result<Option<Uuid>, StoreError> {
+        Ok(self.lock()?.tax_ids.get(cnpj.as_str()).copied())
+    }
 }
 
 impl CompanyCreator for MemoryStore {
-    async fn create(&self, company: &Company) -> Result<(), StoreError> {
-        let mut map = self.lock()?;
-        if map.contains_key(&company.id) {
+    async fn create(
+        &self,
+        company: &Company,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        if t.companies.contains_key(&company.id) {
             return Err(StoreError::AlreadyExists);
         }
-        map.insert(company.id, company.clone());
+        t.check_tax_id(company)?;
+        t.check_idempotency(idempotency)?;
+        if let Some(cnpj) = &company.tax_id {
+            t.tax_ids.insert(cnpj.as_str().to_owned(), company.id);
+        }
+        t.companies.insert(company.id, company.clone());
+        t.write_idempotency(idempotency);
         Ok(())
     }
 }
 
 impl CompanyUpdater for MemoryStore {
-    async fn replace(&self, company: &Company, expected_version: u64) -> Result<(), StoreError> {
-        let mut map = self.lock()?;
-        match map.get_mut(&company.id) {
-            None => Err(StoreError::NotFound),
-            Some(stored) if stored.version != expected_version => Err(StoreError::VersionConflict),
-            Some(stored) => {
-                *stored = company.clone();
-                Ok(())
+    async fn replace(
+        &self,
+        current: &Company,
+        next: &Company,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        match t.companies.get(&current.id) {
+            None => return Err(StoreError::NotFound),
+            Some(stored) if stored.version != current.version => {
+                return Err(StoreError::VersionConflict)
+            }
+            Some(_) => {}
+        }
+        t.check_tax_id(next)?;
+        t.check_idempotency(idempotency)?;
+        if current.tax_id != next.tax_id {
+            if let Some(old) = &current.tax_id {
+                t.tax_ids.remove(old.as_str());
+            }
+            if let Some(new) = &next.tax_id {
+                t.tax_ids.insert(new.as_str().to_owned(), next.id);
             }
         }
+        t.companies.insert(next.id, next.clone());
+        t.write_idempotency(idempotency);
+        Ok(())
     }
 }
 
 impl CompanyDeleter for MemoryStore {
-    async fn delete(&self, id: Uuid, expected_version: Option<u64>) -> Result<(), StoreError> {
-        let mut map = self.lock()?;
-        match map.get(&id) {
-            None => Err(StoreError::NotFound),
-            Some(stored) if expected_version.is_some_and(|v| v != stored.version) => {
-                Err(StoreError::VersionConflict)
+    async fn delete(&self, current: &Company) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        match t.companies.get(&current.id) {
+            None => return Err(StoreError::NotFound),
+            Some(stored) if stored.version != current.version => {
+                return Err(StoreError::VersionConflict)
             }
-            Some(_) => {
-                map.remove(&id);
-                Ok(())
+            Some(_) => {}
+        }
+        t.companies.remove(&current.id);
+        if let Some(cnpj) = &current.tax_id {
+            if t.tax_ids.get(cnpj.as_str()) == Some(&current.id) {
+                t.tax_ids.remove(cnpj.as_str());
             }
         }
+        Ok(())
+    }
+}
+
+impl IdempotencyReader for MemoryStore {
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self
+            .lock()?
+            .idempotency
+            .get(key)
+            .filter(|r| r.is_live(unix_now()))
+            .cloned())
     }
 }

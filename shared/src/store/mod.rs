@@ -1,6 +1,9 @@
 //! Storage ports, one trait per capability, so each Lambda's handle offers only what its IAM
 //! policy grants. Two adapters implement them with identical behaviour: [`dynamo::DynamoStore`]
 //! and [`memory::MemoryStore`]; one contract suite (`shared/tests/store_contract.rs`) runs on both.
+//!
+//! Every write is all-or-nothing: a company, the marker that reserves its CNPJ and the
+//! idempotency record of the request that wrote it are written in one transaction.
 
 pub mod dynamo;
 pub mod memory;
@@ -9,7 +12,7 @@ use std::future::Future;
 
 use uuid::Uuid;
 
-use crate::model::Company;
+use crate::model::{Cnpj, Company};
 
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
@@ -24,12 +27,39 @@ pub enum StoreError {
     VersionConflict,
     #[error("company already exists")]
     AlreadyExists,
+    /// Another company holds this CNPJ (its id, when the store could tell).
+    #[error("tax id already registered")]
+    TaxIdTaken(Option<Uuid>),
+    /// A live idempotency record with this key already exists.
+    #[error("idempotency key already used")]
+    IdempotencyKeyTaken,
     /// The database is unreachable, throttling or timing out: the client may retry later.
     #[error("store unavailable: {0}")]
     Unavailable(String),
     /// Anything else; details are logged, never returned to clients.
     #[error("store failure: {0}")]
     Internal(String),
+}
+
+/// The stored outcome of a request made with an `Idempotency-Key`, replayed on a retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// The key scoped to the caller (a digest of subject and key; see `http::idempotency`).
+    pub key: String,
+    /// Digest of the request (method, path, body) the key was first used with.
+    pub fingerprint: String,
+    pub status: u16,
+    pub location: Option<String>,
+    pub etag: Option<String>,
+    pub body: String,
+    /// Unix time (seconds) after which the record is void; the table's TTL deletes it.
+    pub expires_at: i64,
+}
+
+impl IdempotencyRecord {
+    pub fn is_live(&self, now: i64) -> bool {
+        self.expires_at > now
+    }
 }
 
 /// One page of companies, newest first.
@@ -51,38 +81,67 @@ pub trait CompanyLister: Send + Sync {
         limit: usize,
         after: Option<Uuid>,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// The id of the company holding `cnpj`, through its marker.
+    fn find_by_tax_id(
+        &self,
+        cnpj: &Cnpj,
+    ) -> impl Future<Output = Result<Option<Uuid>, StoreError>> + Send;
 }
 
 pub trait CompanyCreator: Send + Sync {
-    /// Writes a new company; [`StoreError::AlreadyExists`] if its id is taken.
-    fn create(&self, company: &Company) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes a new company, its CNPJ marker and the request's idempotency record together.
+    /// [`StoreError::AlreadyExists`], [`StoreError::TaxIdTaken`] or
+    /// [`StoreError::IdempotencyKeyTaken`] when one of them is taken.
+    fn create(
+        &self,
+        company: &Company,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 pub trait CompanyUpdater: Send + Sync {
-    /// Replaces a company only if its stored version is still `expected_version`
-    /// ([`StoreError::VersionConflict`] otherwise, [`StoreError::NotFound`] if it is gone).
+    /// Replaces `current` by `next` only if the stored version is still `current.version`
+    /// ([`StoreError::VersionConflict`] otherwise, [`StoreError::NotFound`] if it is gone),
+    /// moving or removing the CNPJ marker when the tax id changes, and writing the request's
+    /// idempotency record, all in one transaction.
     fn replace(
         &self,
-        company: &Company,
-        expected_version: u64,
+        current: &Company,
+        next: &Company,
+        idempotency: Option<&IdempotencyRecord>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 pub trait CompanyDeleter: Send + Sync {
-    /// Deletes a company, only at `expected_version` when one is given.
-    fn delete(
+    /// Deletes `current` and its CNPJ marker, only at `current.version`.
+    fn delete(&self, current: &Company) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+pub trait IdempotencyReader: Send + Sync {
+    /// The live record stored under `key` (expired ones count as absent).
+    fn idempotency_record(
         &self,
-        id: Uuid,
-        expected_version: Option<u64>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        key: &str,
+    ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send;
 }
 
 /// Every capability: what the local API, serving all routes at once, needs.
 pub trait Store:
-    CompanyReader + CompanyLister + CompanyCreator + CompanyUpdater + CompanyDeleter
+    CompanyReader + CompanyLister + CompanyCreator + CompanyUpdater + CompanyDeleter + IdempotencyReader
 {
 }
-impl<T: CompanyReader + CompanyLister + CompanyCreator + CompanyUpdater + CompanyDeleter> Store
-    for T
+impl<T> Store for T where
+    T: CompanyReader
+        + CompanyLister
+        + CompanyCreator
+        + CompanyUpdater
+        + CompanyDeleter
+        + IdempotencyReader
 {
+}
+
+/// Current Unix time in seconds.
+pub fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
