@@ -1,9 +1,12 @@
 //! Support for the test suites of this workspace (contract, end-to-end): a DynamoDB store on a
 //! fresh table of the DynamoDB-compatible server named by `AWS_ENDPOINT_URL_DYNAMODB`.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::store::DynamoStore;
+use uuid::Uuid;
+
+use crate::store::{DynamoStore, MemoryStore, StoreError};
 
 /// A store on a new, empty table, or `None` when no local DynamoDB is configured. With
 /// `REQUIRE_DYNAMODB=1` (what `make test` sets) a missing endpoint is a failure, not a skip.
@@ -27,4 +30,24 @@ pub async fn dynamo_store(suite: &str) -> Option<DynamoStore> {
         panic!("cannot create a test table: {e}");
     }
     Some(store)
+}
+
+/// Consistency checks on a store's raw contents, for tests.
+pub trait MarkerAudit: Send + Sync {
+    /// Every CNPJ marker as (CNPJ, company id).
+    fn tax_id_markers(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, Uuid)>, StoreError>> + Send;
+}
+
+impl MarkerAudit for MemoryStore {
+    async fn tax_id_markers(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
+        MemoryStore::tax_id_markers(self)
+    }
+}
+
+impl MarkerAudit for DynamoStore {
+    async fn tax_id_markers(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
+        DynamoStore::tax_id_markers(self).await
+    }
 }

@@ -297,6 +297,12 @@ impl DynamoStore {
 
     /// Builds the client from the environment (see [`DynamoStore::from_env`]) for `table`.
     pub async fn connect(table: impl Into<String>) -> Self {
+        Self::connect_to(table, None).await
+    }
+
+    /// Like [`DynamoStore::connect`], with an explicit endpoint (tests put a fault-injecting
+    /// proxy there).
+    pub async fn connect_to(table: impl Into<String>, endpoint: Option<&str>) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
@@ -306,11 +312,10 @@ impl DynamoStore {
                     .build(),
             )
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3));
+        let local = endpoint.is_some() || std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some();
         // A local DynamoDB needs no real credentials; give it dummy ones rather than letting
         // the default chain probe for instance metadata.
-        if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some()
-            && std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
-        {
+        if local && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
             loader = loader
                 .credentials_provider(Credentials::new("local", "local", None, None, "local"));
         }
@@ -318,6 +323,9 @@ impl DynamoStore {
             && std::env::var_os("AWS_DEFAULT_REGION").is_none()
         {
             loader = loader.region(Region::new("us-east-1"));
+        }
+        if let Some(url) = endpoint {
+            loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
         Self::new(Client::new(&config), table)

@@ -115,6 +115,26 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
+    /// Sends a request with extra headers.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Response {
+        let mut req = self.http.request(method.parse().unwrap(), self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(body) = body {
+            let text = body.to_string();
+            remember_sensitive(&text);
+            req = req.header(CONTENT_TYPE, "application/json").body(text);
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn send(
         &self,
         method: &str,
@@ -230,6 +250,30 @@ pub fn error_fields(body: &Value) -> Vec<String> {
         .collect();
     f.sort();
     f
+}
+
+/// Runs each named scenario twice, with a handle on the store: in memory and on DynamoDB.
+#[macro_export]
+macro_rules! e2e_with_store {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let store = companies::store::MemoryStore::new();
+                super::$test($crate::common::Api::start(store.clone()).await, store).await;
+                $crate::common::assert_logs_masked();
+            })*
+        }
+        mod dynamodb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                if let Some(store) = companies::testing::dynamo_store("e2e").await {
+                    super::$test($crate::common::Api::start(store.clone()).await, store).await;
+                    $crate::common::assert_logs_masked();
+                }
+            })*
+        }
+    };
 }
 
 /// Runs each named scenario twice: on the in-memory store and on DynamoDB.

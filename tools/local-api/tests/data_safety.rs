@@ -1,0 +1,370 @@
+//! End-to-end: the data-safety promises — idempotent creates, one company per CNPJ, and no lost
+//! or duplicated write under races — on the in-memory store and on DynamoDB (where the races
+//! are real: many writers at once against DynamoDB Local).
+
+mod common;
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use common::{acme, error_fields, header, problem, Api};
+use companies::store::Store;
+use companies::testing::MarkerAudit;
+use reqwest::header::{ETAG, LOCATION};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const CNPJ: &str = "60.746.948/0001-12";
+const CNPJ_DIGITS: &str = "60746948000112";
+const OTHER_CNPJ: &str = "12.ABC.345/01DE-35";
+
+fn with_cnpj(name: &str, cnpj: Option<&str>) -> Value {
+    let mut body = acme();
+    body["company_name"] = json!(name);
+    if let Some(c) = cnpj {
+        body["tax_id"] = json!(c);
+    }
+    body
+}
+
+async fn all_companies(api: &Api) -> Vec<Value> {
+    let page: Value = api.get("/companies?limit=100").await.json().await.unwrap();
+    page["items"].as_array().unwrap().clone()
+}
+
+/// Every marker points at a live company holding that CNPJ, and every CNPJ has its marker.
+async fn assert_no_orphan_markers<S: MarkerAudit>(api: &Api, store: &S) {
+    let markers: BTreeSet<(String, String)> = store
+        .tax_id_markers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(c, id)| (c, id.to_string()))
+        .collect();
+    let held: BTreeSet<(String, String)> = all_companies(api)
+        .await
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c["tax_id"].as_str()?.to_owned(),
+                c["id"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    assert_eq!(markers, held);
+}
+
+async fn idempotency_key_replays_the_first_answer<S: Store + MarkerAudit>(api: Api, _store: S) {
+    let key = [("idempotency-key", "create-acme-1")];
+    let body = with_cnpj("Acme", Some(CNPJ));
+    let first = api.send_with("POST", "/companies", &key, Some(&body)).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let (location, etag) = (header(&first, LOCATION), header(&first, ETAG));
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first_body = first.text().await.unwrap();
+
+    for k in ["create-acme-1", "\"create-acme-1\""] {
+        let again = api
+            .send_with("POST", "/companies", &[("idempotency-key", k)], Some(&body))
+            .await;
+        assert_eq!(again.status(), StatusCode::CREATED);
+        assert_eq!(
+            (header(&again, LOCATION), header(&again, ETAG)),
+            (location.clone(), etag.clone())
+        );
+        assert_eq!(
+            header(
+                &again,
+                reqwest::header::HeaderName::from_static("idempotent-replayed")
+            ),
+            "true"
+        );
+        assert_eq!(again.text().await.unwrap(), first_body);
+    }
+    // Same key, other body: refused, nothing written.
+    let other = with_cnpj("Other", None);
+    problem(
+        api.send_with("POST", "/companies", &key, Some(&other))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(all_companies(&api).await.len(), 1);
+    // Bad keys are a 400.
+    for bad in ["", "has space", &"k".repeat(256)] {
+        problem(
+            api.send_with(
+                "POST",
+                "/companies",
+                &[("idempotency-key", bad)],
+                Some(&other),
+            )
+            .await,
+            400,
+        )
+        .await;
+    }
+    // A request that failed validation stores nothing: the key is still free.
+    let invalid = json!({"company_name": "", "phone": "1", "declared_billing": 1});
+    let k2 = [("idempotency-key", "second")];
+    problem(
+        api.send_with("POST", "/companies", &k2, Some(&invalid))
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(
+        api.send_with("POST", "/companies", &k2, Some(&other))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+
+    // Bank account adds too.
+    let id = location.rsplit('/').next().unwrap().to_owned();
+    let account = json!({"bank_code": "260", "agency": "0001", "account_number": "98765432-1"});
+    let path = format!("/companies/{id}/bank-accounts");
+    let k3 = [("idempotency-key", "add-account")];
+    let a1 = api.send_with("POST", &path, &k3, Some(&account)).await;
+    assert_eq!(a1.status(), StatusCode::CREATED);
+    let a1_location = header(&a1, LOCATION);
+    let a2 = api.send_with("POST", &path, &k3, Some(&account)).await;
+    assert_eq!(
+        (a2.status(), header(&a2, LOCATION)),
+        (StatusCode::CREATED, a1_location)
+    );
+    let company: Value = api.get(&location).await.json().await.unwrap();
+    assert_eq!(company["bank_accounts"].as_array().unwrap().len(), 1);
+    assert_eq!(company["version"], 2);
+}
+
+async fn concurrent_creates_with_one_key_create_one_company<S: Store + MarkerAudit>(
+    api: Api,
+    _store: S,
+) {
+    let api = Arc::new(api);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let api = Arc::clone(&api);
+            tokio::spawn(async move {
+                let r = api
+                    .send_with(
+                        "POST",
+                        "/companies",
+                        &[("idempotency-key", "race")],
+                        Some(&acme()),
+                    )
+                    .await;
+                (r.status().as_u16(), header(&r, LOCATION))
+            })
+        })
+        .collect();
+    let mut locations = HashSet::new();
+    for t in tasks {
+        let (status, location) = t.await.unwrap();
+        assert!(status == 201 || status == 409, "{status}");
+        if status == 201 {
+            locations.insert(location);
+        }
+    }
+    assert_eq!(
+        locations.len(),
+        1,
+        "every success names the same company: {locations:?}"
+    );
+    assert_eq!(all_companies(&api).await.len(), 1);
+}
+
+async fn one_company_per_cnpj<S: Store + MarkerAudit>(api: Api, store: S) {
+    let a = api.create(&with_cnpj("A", Some(CNPJ))).await;
+    let a_id = a["id"].as_str().unwrap().to_owned();
+    let p = problem(api.post(&with_cnpj("B", Some(CNPJ_DIGITS))).await, 409).await;
+    assert_eq!(error_fields(&p), ["tax_id"]);
+    assert!(p["errors"][0]["message"].as_str().unwrap().contains(&a_id));
+
+    let b = api.create(&with_cnpj("B", Some(OTHER_CNPJ))).await;
+    let b_id = b["id"].as_str().unwrap().to_owned();
+    problem(api.patch(&b_id, &json!({"tax_id": CNPJ}), None).await, 409).await;
+    problem(api.put(&b_id, &with_cnpj("B", Some(CNPJ)), None).await, 409).await;
+    let unchanged: Value = api
+        .get(&format!("/companies/{b_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unchanged, b, "a refused update writes nothing");
+
+    // Lookup through the marker, in any punctuation.
+    for form in [CNPJ, CNPJ_DIGITS] {
+        let found: Value = api
+            .get(&format!("/companies?tax_id={form}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(found["items"], json!([a]));
+        assert_eq!(found["next_cursor"], Value::Null);
+    }
+    problem(api.get("/companies?tax_id=60746948000113").await, 400).await;
+    problem(
+        api.get(&format!("/companies?tax_id={CNPJ_DIGITS}&limit=5"))
+            .await,
+        400,
+    )
+    .await;
+
+    // Clearing A's CNPJ frees it for B; deleting B frees it again.
+    assert_eq!(
+        api.patch(&a_id, &json!({"tax_id": null}), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let none: Value = api
+        .get(&format!("/companies?tax_id={CNPJ_DIGITS}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["items"], json!([]));
+    assert_eq!(
+        api.patch(&b_id, &json!({"tax_id": CNPJ}), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.delete(&b_id, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.patch(&a_id, &json!({"tax_id": CNPJ}), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_no_orphan_markers(&api, &store).await;
+    assert_eq!(
+        store
+            .find_by_tax_id(&companies::model::Cnpj::parse(CNPJ).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .to_string(),
+        a_id
+    );
+}
+
+async fn fifty_concurrent_creates_with_one_cnpj<S: Store + MarkerAudit>(api: Api, store: S) {
+    let api = Arc::new(api);
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let api = Arc::clone(&api);
+            tokio::spawn(async move {
+                api.post(&with_cnpj(&format!("C{i}"), Some(CNPJ)))
+                    .await
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        49,
+        "{statuses:?}"
+    );
+    assert_eq!(all_companies(&api).await.len(), 1);
+    assert_no_orphan_markers(&api, &store).await;
+}
+
+async fn cnpj_churn_leaves_no_orphan_marker<S: Store + MarkerAudit>(api: Api, store: S) {
+    let cnpjs = [CNPJ, OTHER_CNPJ, "00.000.000/0001-91", "04.902.979/0001-44"];
+    let api = Arc::new(api);
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let api = Arc::clone(&api);
+            tokio::spawn(async move {
+                let cnpj = cnpjs[i % cnpjs.len()];
+                let r = api.post(&with_cnpj(&format!("C{i}"), Some(cnpj))).await;
+                if r.status() != StatusCode::CREATED {
+                    return;
+                }
+                let id = r.json::<Value>().await.unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                let next = cnpjs[(i + 1) % cnpjs.len()];
+                let _ = api.patch(&id, &json!({"tax_id": next}), None).await;
+                if i % 3 == 0 {
+                    let _ = api.patch(&id, &json!({"tax_id": null}), None).await;
+                }
+                if i % 2 == 0 {
+                    let _ = api.delete(&id, None).await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_no_orphan_markers(&api, &store).await;
+}
+
+async fn fifty_patches_with_one_if_match_let_exactly_one_win<S: Store + MarkerAudit>(
+    api: Api,
+    _store: S,
+) {
+    let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
+    let api = Arc::new(api);
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (api, id) = (Arc::clone(&api), id.clone());
+            tokio::spawn(async move {
+                api.patch(
+                    &id,
+                    &json!({"company_name": format!("writer {i}")}),
+                    Some("\"1\""),
+                )
+                .await
+                .status()
+                .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let successes = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(successes, 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 412).count(),
+        49,
+        "{statuses:?}"
+    );
+    let now: Value = api
+        .get(&format!("/companies/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["version"].as_u64().unwrap(), successes as u64 + 1);
+}
+
+e2e_with_store!(
+    idempotency_key_replays_the_first_answer,
+    concurrent_creates_with_one_key_create_one_company,
+    one_company_per_cnpj,
+    fifty_concurrent_creates_with_one_cnpj,
+    cnpj_churn_leaves_no_orphan_marker,
+    fifty_patches_with_one_if_match_let_exactly_one_win,
+);
