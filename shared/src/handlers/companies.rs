@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{company_not_found, modify_company, respond, MAX_WRITE_ATTEMPTS};
 use crate::http::idempotency::{Idempotency, StoredAnswer};
-use crate::http::request::{json_object, path_id, query, IfMatch};
+use crate::http::request::{json_object, number_text, path_id, query, IfMatch};
 use crate::http::{cursor, empty, json, with_header, Problem};
 use crate::model::{input, now, Cnpj, Company, CompanyInput, FieldError};
 use crate::store::{
@@ -25,9 +25,13 @@ pub(super) fn company_response(status: StatusCode, company: &Company) -> Respons
     with_header(json(status, company), header::ETAG, &company.etag())
 }
 
-/// Validates a whole document under the create rules; duplicates are a conflict.
-fn validated(doc: &Map<String, Value>) -> Result<CompanyInput, Problem> {
-    let input = input::company(doc).map_err(Problem::validation)?;
+/// Validates a whole document under the create rules (a numeric `declared_billing` read from
+/// `billing_text`, its exact source); duplicates are a conflict.
+fn validated(
+    doc: &Map<String, Value>,
+    billing_text: Option<&str>,
+) -> Result<CompanyInput, Problem> {
+    let input = input::company_with(doc, billing_text).map_err(Problem::validation)?;
     let duplicates = input.duplicate_accounts();
     if duplicates.is_empty() {
         Ok(input)
@@ -67,7 +71,8 @@ async fn create<S: CompanyCreator + IdempotencyReader>(
     if let Some(replayed) = replay_if_used(store, idempotency.as_ref()).await? {
         return Ok(replayed);
     }
-    let company = Company::create(validated(&doc)?, now());
+    let billing = number_text(req, "declared_billing");
+    let company = Company::create(validated(&doc, billing.as_deref())?, now());
     let answer = StoredAnswer {
         status: StatusCode::CREATED.as_u16(),
         location: Some(format!("/companies/{}", company.id)),
@@ -178,7 +183,8 @@ pub async fn update_company<S: CompanyReader + CompanyUpdater>(
 }
 
 enum Change {
-    Patch(Map<String, Value>),
+    /// A merge patch, with the exact text of a numeric `declared_billing` in it.
+    Patch(Map<String, Value>, Option<String>),
     Replace(Box<CompanyInput>),
 }
 
@@ -186,11 +192,11 @@ impl Change {
     fn apply(&self, current: &Company) -> Result<CompanyInput, Problem> {
         match self {
             Change::Replace(input) => Ok(input.as_ref().clone()),
-            Change::Patch(patch) => {
+            Change::Patch(patch, billing) => {
                 let mut doc = Value::Object(current.to_document());
                 json_patch::merge(&mut doc, &Value::Object(patch.clone()));
                 match doc {
-                    Value::Object(doc) => validated(&doc),
+                    Value::Object(doc) => validated(&doc, billing.as_deref()),
                     _ => Err(Problem::bad_request(
                         "The merge patch must be a JSON object.",
                     )),
@@ -213,9 +219,13 @@ async fn update<S: CompanyReader + CompanyUpdater>(
         if !errors.is_empty() {
             return Err(Problem::validation(errors));
         }
-        Change::Patch(patch)
+        Change::Patch(patch, number_text(req, "declared_billing"))
     } else {
-        Change::Replace(Box::new(validated(&json_object(req, JSON)?)?))
+        let doc = json_object(req, JSON)?;
+        Change::Replace(Box::new(validated(
+            &doc,
+            number_text(req, "declared_billing").as_deref(),
+        )?))
     };
     let (next, ()) = modify_company(
         store,

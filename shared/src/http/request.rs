@@ -68,9 +68,6 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Reads the body as a JSON object, after checking its size and media type.
-///
-/// A JSON number given for `declared_billing` is replaced by its exact source text (as a
-/// string), so money never passes through a float.
 pub fn json_object(req: &Request, accepted: &[&str]) -> Result<Map<String, Value>, Problem> {
     let bytes = body_bytes(req);
     if bytes.len() > MAX_BODY_BYTES {
@@ -81,22 +78,21 @@ pub fn json_object(req: &Request, accepted: &[&str]) -> Result<Map<String, Value
         _ => return Err(Problem::unsupported_media_type(&accepted.join(" or "))),
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|_| Problem::malformed_json())?;
-    let Value::Object(mut object) = value else {
-        return Err(Problem::bad_request(
+    match value {
+        Value::Object(object) => Ok(object),
+        _ => Err(Problem::bad_request(
             "The request body must be a JSON object.",
-        ));
-    };
-    if matches!(object.get("declared_billing"), Some(Value::Number(_))) {
-        let raw: HashMap<String, &RawValue> =
-            serde_json::from_slice(bytes).map_err(|_| Problem::malformed_json())?;
-        if let Some(text) = raw.get("declared_billing") {
-            object.insert(
-                "declared_billing".into(),
-                Value::String(text.get().to_owned()),
-            );
-        }
+        )),
     }
-    Ok(object)
+}
+
+/// The exact source text of the top-level field `key` when it is a JSON number, so money
+/// never passes through a float. Call after [`json_object`] accepted the body.
+pub fn number_text(req: &Request, key: &str) -> Option<String> {
+    let raw: HashMap<String, &RawValue> = serde_json::from_slice(body_bytes(req)).ok()?;
+    let text = raw.get(key)?.get();
+    text.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+        .then(|| text.to_owned())
 }
 
 /// A parsed `If-Match` header.
@@ -246,16 +242,16 @@ mod tests {
     }
 
     #[test]
-    fn billing_numbers_keep_their_exact_text() {
-        let body = r#"{"declared_billing": 1235.6900000000001, "x": 0.1}"#;
-        let obj = json_object(
-            &request(Some("application/json"), body),
-            &["application/json"],
-        )
-        .unwrap();
-        assert_eq!(
-            obj["declared_billing"],
-            Value::String("1235.6900000000001".into())
+    fn numbers_keep_their_exact_text() {
+        let req = request(
+            Some("application/json"),
+            r#"{"declared_billing": 1235.6900000000001, "s": "1"}"#,
         );
+        assert_eq!(
+            number_text(&req, "declared_billing").as_deref(),
+            Some("1235.6900000000001")
+        );
+        assert_eq!(number_text(&req, "s"), None);
+        assert_eq!(number_text(&req, "missing"), None);
     }
 }

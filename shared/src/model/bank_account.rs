@@ -12,7 +12,6 @@ pub struct BankCode(String);
 
 impl BankCode {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim();
         if s.len() != 3 || !s.bytes().all(|c| c.is_ascii_digit()) {
             return Err("must be a 3-digit COMPE code such as \"001\"".into());
         }
@@ -34,7 +33,7 @@ impl BankCode {
 
 /// Digits with an optional `-` and check digit (`0-9` or `X`), such as `1290-0` or `12345-X`.
 fn parse_digits_with_check(s: &str, max_digits: usize, what: &str) -> Result<String, String> {
-    let s = s.trim().to_ascii_uppercase();
+    let s = s.to_ascii_uppercase();
     let (base, check) = match s.split_once('-') {
         Some((base, check)) => (base, Some(check)),
         None => (s.as_str(), None),
@@ -195,7 +194,7 @@ mod tests {
     fn bank_code_must_be_registered() {
         assert_eq!(BankCode::parse("336").unwrap().name(), "Banco C6 S.A.");
         assert!(BankCode::parse("999").unwrap_err().contains("registry"));
-        for bad in ["1", "0001", "abc", "", "33 6"] {
+        for bad in ["1", "0001", "abc", "", "33 6", " 336"] {
             assert!(BankCode::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -209,7 +208,9 @@ mod tests {
             AccountNumber::parse("00012345-6").unwrap().as_str(),
             "00012345-6"
         );
-        for bad in ["", "-", "1290-", "1290-00", "129000", "12a0", "-1", "1-2-3"] {
+        for bad in [
+            "", "-", "1290-", "1290-00", "129000", "12a0", "-1", "1-2-3", " 1290",
+        ] {
             assert!(Agency::parse(bad).is_err(), "agency {bad:?}");
         }
         for bad in ["", "123456789012345678901", "12 34", "12.345", "1-Y"] {

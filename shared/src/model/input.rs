@@ -153,6 +153,22 @@ fn required<'a>(
     v
 }
 
+/// Applies a parser to a string field taken exactly as sent (no trimming).
+fn exact<T>(
+    v: &Value,
+    path: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    let Some(s) = v.as_str() else {
+        errors.push(FieldError::new(path, "must be a string"));
+        return None;
+    };
+    parse(s)
+        .map_err(|m| errors.push(FieldError::new(path, m)))
+        .ok()
+}
+
 /// Applies a parser to a string field, recording its error under `path`.
 fn parsed<T>(
     v: &Value,
@@ -181,11 +197,12 @@ fn phone(v: &Value, errors: &mut Vec<FieldError>) -> Option<Phone> {
         .ok()
 }
 
-/// Money from a JSON number (its exact text, see [`crate::http::request`]) or a decimal string.
-fn money(v: &Value, errors: &mut Vec<FieldError>) -> Option<Money> {
+/// Money from a JSON number (its exact source text when known, see
+/// [`crate::http::request::number_text`]) or a decimal string.
+fn money(v: &Value, number_text: Option<&str>, errors: &mut Vec<FieldError>) -> Option<Money> {
     let result = match v {
-        Value::String(s) => Money::parse(s),
-        Value::Number(n) => Money::parse(&n.to_string()),
+        Value::String(s) => Money::parse_string(s),
+        Value::Number(n) => Money::parse(number_text.unwrap_or(&n.to_string())),
         _ => Err("must be a number or a decimal string".to_string()),
     };
     result
@@ -261,19 +278,11 @@ pub fn bank_account(
     unknown_fields(obj, &ACCOUNT_FIELDS, path, errors);
     let field = |key: &str| join(path, key);
     let bank_code = required(obj, "bank_code", &field("bank_code"), errors)
-        .and_then(|v| parsed(v, &field("bank_code"), 8, BankCode::parse, errors));
+        .and_then(|v| exact(v, &field("bank_code"), BankCode::parse, errors));
     let agency = required(obj, "agency", &field("agency"), errors)
-        .and_then(|v| parsed(v, &field("agency"), 16, Agency::parse, errors));
+        .and_then(|v| exact(v, &field("agency"), Agency::parse, errors));
     let account_number = required(obj, "account_number", &field("account_number"), errors)
-        .and_then(|v| {
-            parsed(
-                v,
-                &field("account_number"),
-                32,
-                AccountNumber::parse,
-                errors,
-            )
-        });
+        .and_then(|v| exact(v, &field("account_number"), AccountNumber::parse, errors));
     if errors.len() > before {
         return None;
     }
@@ -306,6 +315,14 @@ fn bank_accounts(v: Option<&Value>, errors: &mut Vec<FieldError>) -> Vec<BankAcc
 
 /// Validates a whole company document under the create rules.
 pub fn company(doc: &Map<String, Value>) -> Result<CompanyInput, Vec<FieldError>> {
+    company_with(doc, None)
+}
+
+/// Like [`company`], reading a numeric `declared_billing` from its exact source text.
+pub fn company_with(
+    doc: &Map<String, Value>,
+    billing_text: Option<&str>,
+) -> Result<CompanyInput, Vec<FieldError>> {
     let mut errors = Vec::new();
     check_top_level_fields(doc, &mut errors);
     let company_name = required(doc, "company_name", "company_name", &mut errors)
@@ -315,7 +332,7 @@ pub fn company(doc: &Map<String, Value>) -> Result<CompanyInput, Vec<FieldError>
         present(doc, "tax_id").and_then(|v| parsed(v, "tax_id", 32, Cnpj::parse, &mut errors));
     let address = present(doc, "address").and_then(|v| address(v, &mut errors));
     let declared_billing = required(doc, "declared_billing", "declared_billing", &mut errors)
-        .and_then(|v| money(v, &mut errors));
+        .and_then(|v| money(v, billing_text, &mut errors));
     let bank_accounts = bank_accounts(present(doc, "bank_accounts"), &mut errors);
     match (company_name, phone, declared_billing) {
         (Some(company_name), Some(phone), Some(declared_billing)) if errors.is_empty() => {

@@ -15,8 +15,24 @@ pub struct Money(Decimal);
 const MAX_TEXT_LEN: usize = 32;
 
 impl Money {
-    /// Parses a decimal string (`"1235.69"`, `"10"`) or the exact text of a JSON number
-    /// (which may carry a sign or an exponent, e.g. `1.5e3`).
+    /// Parses a decimal string exactly as the API documents it: 1 to 10 digits, optionally a
+    /// point and 1 or 2 digits (`"1235.69"`, `"10"`, `"0.1"`). No sign, exponent or spaces.
+    pub fn parse_string(text: &str) -> Result<Self, String> {
+        let (whole, fraction) = match text.split_once('.') {
+            Some((w, f)) => (w, Some(f)),
+            None => (text, None),
+        };
+        let digits = |s: &str, max: usize| {
+            (1..=max).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_digit())
+        };
+        if !digits(whole, 10) || fraction.is_some_and(|f| !digits(f, 2)) {
+            return Err("must be a decimal string of up to 10 digits and 2 decimal places, such as \"1235.69\"".into());
+        }
+        Self::parse(text)
+    }
+
+    /// Parses the exact text of a JSON number (which may carry a sign or an exponent, e.g.
+    /// `1.5e3`); the value must still be a valid amount.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         if text.is_empty() {
@@ -110,6 +126,33 @@ mod tests {
         assert_eq!(ok("9007199254.93"), "9007199254.93");
         let sum = Money::parse("0.1").unwrap().amount() + Money::parse("0.2").unwrap().amount();
         assert_eq!(sum.to_string(), "0.30");
+    }
+
+    #[test]
+    fn strings_follow_the_documented_grammar() {
+        assert_eq!(
+            Money::parse_string("1235.69").unwrap().to_string(),
+            "1235.69"
+        );
+        assert_eq!(Money::parse_string("0.1").unwrap().to_string(), "0.10");
+        assert_eq!(
+            Money::parse_string("9999999999.99").unwrap().to_string(),
+            "9999999999.99"
+        );
+        for bad in [
+            "1.230",
+            " 12",
+            "+5",
+            "1e3",
+            "-0",
+            "00000000001",
+            "1.",
+            ".5",
+            "",
+            "1,5",
+        ] {
+            assert!(Money::parse_string(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -147,6 +147,22 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing(api: Api) {
         415,
     )
     .await;
+    // A number with more precision than cents is refused, never rounded through a float.
+    let imprecise =
+        r#"{"company_name": "A", "phone": "11978235674", "declared_billing": 1235.6900000000001}"#;
+    let p = problem(
+        api.send(
+            "POST",
+            "/companies",
+            Some("application/json"),
+            Some(imprecise.into()),
+            None,
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["declared_billing"]);
     let huge = json!({"company_name": "x".repeat(70 * 1024), "phone": "11978235674", "declared_billing": 1});
     problem(api.post(&huge).await, 413).await;
 
