@@ -2,7 +2,7 @@
 #   make run    the API on http://127.0.0.1:${PORT:-3000}, in-memory store, no Docker, no AWS
 #   make test   every test and check, including the DynamoDB Local-backed suites (started and
 #               stopped here) and the template linters
-.PHONY: run run-dynamodb test lint lint-template unit sam-validate sam-build ci clean
+.PHONY: run run-dynamodb test lint lint-template schemathesis unit sam-validate sam-build ci clean
 
 run:
 	cargo run --quiet -p local-api
@@ -12,7 +12,11 @@ run-dynamodb:
 	scripts/dynamodb-local.sh cargo run --quiet -p local-api
 
 test: lint lint-template
-	REQUIRE_DYNAMODB=1 scripts/dynamodb-local.sh cargo test --workspace --all-targets
+	REQUIRE_DYNAMODB=1 scripts/dynamodb-local.sh sh -c 'cargo test --workspace --all-targets && scripts/schemathesis.sh'
+
+# Schemathesis alone against the local API on the in-memory store.
+schemathesis:
+	scripts/schemathesis.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -495,3 +495,42 @@ fn samconfig_has_one_environment_per_stage() {
         }
     }
 }
+
+/// `openapi.yaml` documents exactly the routes of the template, and the bank codes of the registry.
+#[test]
+fn the_openapi_contract_covers_exactly_the_template_routes() {
+    let text = std::fs::read_to_string(root().join("openapi.yaml")).unwrap();
+    let spec: Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(str_of(&spec, "openapi"), "3.1.0");
+    let mut documented = BTreeSet::new();
+    for (path, item) in get(&spec, "paths").as_mapping().unwrap() {
+        for (method, _) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if method != "parameters" {
+                documented.insert((method.to_uppercase(), path.as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    let routes: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    assert_eq!(documented, routes);
+    let codes: Vec<&str> = get(
+        get(
+            get(
+                get(get(get(&spec, "components"), "schemas"), "BankAccountInput"),
+                "properties",
+            ),
+            "bank_code",
+        ),
+        "enum",
+    )
+    .as_sequence()
+    .unwrap()
+    .iter()
+    .map(|c| c.as_str().unwrap())
+    .collect();
+    let registry: Vec<&str> = companies::banks::all().map(|b| b.code.as_str()).collect();
+    assert_eq!(codes, registry);
+}

@@ -12,7 +12,7 @@ use crate::http::idempotency::{Idempotency, StoredAnswer};
 use crate::http::request::{json_object, path_id, IfMatch};
 use crate::http::{empty, json, with_header, Problem};
 use crate::model::input::{self, MAX_BANK_ACCOUNTS};
-use crate::model::{now, AccountChangeError, BankAccount, BankAccountInput, Company};
+use crate::model::{now, AccountChangeError, BankAccount, BankAccountInput, Company, FieldError};
 use crate::store::{CompanyReader, CompanyUpdater, IdempotencyReader};
 
 const JSON: &[&str] = &["application/json"];
@@ -123,7 +123,22 @@ async fn update<S: CompanyReader + CompanyUpdater>(
     req: &Request,
 ) -> Result<Response<Body>, Problem> {
     let t = target(req)?;
-    let patch = Value::Object(json_object(req, MERGE_PATCH)?);
+    let patch = json_object(req, MERGE_PATCH)?;
+    // Names are checked before merging: `{"x": null}` would otherwise vanish in the merge.
+    let unknown: Vec<FieldError> = patch
+        .keys()
+        .filter(|k| !input::ACCOUNT_FIELDS.contains(&k.as_str()))
+        .map(|k| {
+            FieldError::new(
+                k.chars().take(64).collect::<String>(),
+                "is not a field of a bank account",
+            )
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Problem::validation(unknown));
+    }
+    let patch = Value::Object(patch);
     let (company, changed) = modify_company(
         store,
         t.company,

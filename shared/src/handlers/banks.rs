@@ -31,14 +31,17 @@ fn banks(req: &Request) -> Result<Response<Body>, Problem> {
             .ok_or_else(|| Problem::not_found("No bank with that COMPE code."));
     }
     let params = query(req, &["q"])?;
+    if params
+        .get("q")
+        .is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS)
+    {
+        return Err(Problem::validation(vec![crate::model::FieldError::new(
+            "q",
+            format!("must be at most {MAX_QUERY_CHARS} characters"),
+        )]));
+    }
     let items = match params.get("q").map(|q| q.trim()) {
         None | Some("") => banks::all().collect(),
-        Some(q) if q.chars().count() > MAX_QUERY_CHARS => {
-            return Err(Problem::validation(vec![crate::model::FieldError::new(
-                "q",
-                format!("must be at most {MAX_QUERY_CHARS} characters"),
-            )]))
-        }
         Some(q) => banks::search(q),
     };
     Ok(json(StatusCode::OK, &BankList { items }))

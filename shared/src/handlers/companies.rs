@@ -153,7 +153,7 @@ async fn list<S: CompanyLister + CompanyReader>(
     let limit = match params.get("limit") {
         None => DEFAULT_LIMIT,
         Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) && text.bytes().all(|b| b.is_ascii_digit()) => n,
             _ => {
                 return Err(Problem::validation(vec![FieldError::new(
                     "limit",

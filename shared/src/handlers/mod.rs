@@ -55,7 +55,7 @@ fn respond(result: Result<Response<Body>, Problem>) -> Response<Body> {
     result.unwrap_or_else(Problem::into_response)
 }
 
-/// Reads company `id`, checks `If-Match`, applies `change` and writes the result (with the
+/// Reads company `id`, applies `change`, checks `If-Match` and writes the result (with the
 /// idempotency record `record` makes of it, if any) on condition that the version is still the
 /// one read. When another writer got in between, a client that pinned a version gets 412;
 /// otherwise the change is re-applied to the fresh state, a bounded number of times. Nothing is
@@ -74,10 +74,11 @@ where
 {
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let current = store.get(id).await?.ok_or_else(company_not_found)?;
+        // An invalid change is a 400 whatever the version; only a valid one meets If-Match.
+        let (next, extra) = change(&current)?;
         if if_match.is_some_and(|m| !m.matches(current.version)) {
             return Err(Problem::precondition_failed());
         }
-        let (next, extra) = change(&current)?;
         let idempotency = record(&next, &extra);
         match store.replace(&current, &next, idempotency.as_ref()).await {
             Ok(()) => {

@@ -105,7 +105,9 @@ pub enum IfMatch {
 }
 
 impl IfMatch {
-    /// `None` when the header is absent; 400 when it is not a list of entity tags.
+    /// `None` when the header is absent; 400 when it is not `*` or a comma-separated list of
+    /// entity tags (RFC 9110: `"…"` or `W/"…"`, visible ASCII other than `"` inside; the
+    /// OpenAPI contract states the same grammar).
     pub fn from_headers(headers: &HeaderMap) -> Result<Option<IfMatch>, Problem> {
         let values: Vec<_> = headers.get_all(header::IF_MATCH).iter().collect();
         if values.is_empty() {
@@ -114,28 +116,32 @@ impl IfMatch {
         let bad = || {
             Problem::bad_request("If-Match must be \"*\" or a list of entity tags such as \"3\".")
         };
-        let mut versions = Vec::new();
+        let mut texts = Vec::with_capacity(values.len());
         for value in values {
-            let text = value.to_str().map_err(|_| bad())?;
-            for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-                if tag == "*" {
-                    return Ok(Some(IfMatch::Any));
-                }
-                let (weak, tag) = match tag.strip_prefix("W/") {
-                    Some(rest) => (true, rest),
-                    None => (false, tag),
-                };
-                let inner = tag
-                    .strip_prefix('"')
-                    .and_then(|t| t.strip_suffix('"'))
-                    .ok_or_else(bad)?;
-                if inner.contains('"') {
-                    return Err(bad());
-                }
-                // A well-formed tag that this API never issued simply matches nothing.
-                if let (false, Ok(v)) = (weak, inner.parse::<u64>()) {
-                    versions.push(v);
-                }
+            texts.push(value.to_str().map_err(|_| bad())?);
+        }
+        let text = texts.join(", ");
+        if text == "*" {
+            return Ok(Some(IfMatch::Any));
+        }
+        let etag_char = |c: u8| c == b'!' || (b'#'..=b'~').contains(&c) && c != b',';
+        let mut versions = Vec::new();
+        for piece in text.split(',') {
+            let tag = piece.trim_matches(' ');
+            let (weak, tag) = match tag.strip_prefix("W/") {
+                Some(rest) => (true, rest),
+                None => (false, tag),
+            };
+            let inner = tag
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .ok_or_else(bad)?;
+            if !inner.bytes().all(etag_char) {
+                return Err(bad());
+            }
+            // A well-formed tag that this API never issued simply matches nothing.
+            if let (false, Ok(v)) = (weak, inner.parse::<u64>()) {
+                versions.push(v);
             }
         }
         Ok(Some(IfMatch::Versions(versions)))
@@ -178,6 +184,12 @@ mod tests {
         assert!(!weak.matches(3));
         assert!(!if_match("\"abc\"").unwrap().unwrap().matches(1));
         assert!(if_match("3").is_err());
+        assert!(if_match("").is_err());
+        assert!(if_match(" , ").is_err());
+        assert!(if_match("*, \"1\"").is_err());
+        assert!(if_match("\"a b\"").is_err());
+        assert!(if_match("\"1\"\t,\"2\"").is_err());
+        assert!(!if_match("\"a-b\"").unwrap().unwrap().matches(1));
         assert!(if_match("\"3").is_err());
     }
 

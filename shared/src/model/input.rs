@@ -61,7 +61,7 @@ const ADDRESS_FIELDS: [&str; 8] = [
     "postal_code",
     "country",
 ];
-const ACCOUNT_FIELDS: [&str; 3] = ["bank_code", "agency", "account_number"];
+pub const ACCOUNT_FIELDS: [&str; 3] = ["bank_code", "agency", "account_number"];
 
 /// Reports fields that are not writable: server-owned ones and unknown ones.
 pub fn check_top_level_fields(doc: &Map<String, Value>, errors: &mut Vec<FieldError>) {
