@@ -2,7 +2,7 @@
 #   make run    the API on http://127.0.0.1:${PORT:-3000}, in-memory store, no Docker, no AWS
 #   make test   every test and check, including the DynamoDB Local-backed suites (started and
 #               stopped here) and the template linters
-.PHONY: run run-dynamodb test lint lint-template schemathesis unit sam-validate sam-build ci clean
+.PHONY: run run-dynamodb test lint lint-template schemathesis unit sam-validate sam-build bench bench-smoke ci clean
 
 run:
 	cargo run --quiet -p local-api
@@ -39,7 +39,15 @@ sam-validate:
 sam-build:
 	scripts/tools.sh sam sam build
 
-ci: test sam-build
+# Benchmarks: Rust functions vs the Python + boto3 peer; writes BENCHMARKS.md (takes ~30 min).
+bench:
+	bench/run.sh full
+
+# One short iteration of the benchmark harness (what CI runs).
+bench-smoke:
+	bench/run.sh smoke
+
+ci: test sam-build bench-smoke
 
 clean:
 	cargo clean

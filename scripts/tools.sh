@@ -5,6 +5,7 @@
 #   scripts/tools.sh sam  sam build            AWS SAM CLI + cargo-lambda (brings zig) + arm64 target
 #   scripts/tools.sh lint checkov -f template.yaml   cfn-lint with the serverless rules + checkov
 #   scripts/tools.sh schemathesis st run ...   schemathesis
+#   scripts/tools.sh bench python ...          the Python peer of the benchmarks (boto3, awslambdaric)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,8 @@ case "$set_name" in
   sam) packages=("aws-sam-cli==1.170.0" "cargo-lambda==1.9.2") ;;
   lint) packages=("cfn-lint==1.58.0" "cfn-lint-serverless==0.3.6" "checkov==3.3.30") ;;
   schemathesis) packages=("schemathesis==4.32.5") ;;
-  *) echo "tools.sh: unknown tool set $set_name (sam, lint or schemathesis)" >&2; exit 2 ;;
+  bench) packages=("boto3==1.44.8" "awslambdaric==4.2.2") ;;
+  *) echo "tools.sh: unknown tool set $set_name (sam, lint, schemathesis or bench)" >&2; exit 2 ;;
 esac
 
 venv="$root/.tools/$set_name-venv"

@@ -20,9 +20,6 @@ pub struct Bank {
     pub name: String,
     /// Abbreviated name as published by the central bank.
     pub short_name: String,
-    /// Both names folded for search (lower case, no accents).
-    #[serde(skip)]
-    folded_names: String,
 }
 
 /// Lower case without diacritics: `Câmbio` → `cambio`.
@@ -53,14 +50,12 @@ static REGISTRY: LazyLock<BTreeMap<String, Bank>> = LazyLock::new(|| {
         // commit, and skipping it is safer than failing every request.
         .filter_map(Result::ok)
         .map(|r| {
-            let folded_names = format!("{} {}", fold(&r.long_name), fold(&r.short_name));
             let bank = Bank {
                 code: r.compe.trim().to_owned(),
                 ispb: r.ispb.trim().to_owned(),
                 cnpj: r.cnpj.trim().to_owned(),
                 name: r.long_name.trim().to_owned(),
                 short_name: r.short_name.trim().to_owned(),
-                folded_names,
             };
             (bank.code.clone(), bank)
         })
@@ -72,6 +67,20 @@ pub fn by_code(code: &str) -> Option<&'static Bank> {
     REGISTRY.get(code)
 }
 
+/// Both names of every bank folded for search, built on the first search only, so functions
+/// that never search carry no Unicode tables.
+static FOLDED_NAMES: LazyLock<BTreeMap<&'static str, String>> = LazyLock::new(|| {
+    REGISTRY
+        .values()
+        .map(|b| {
+            (
+                b.code.as_str(),
+                format!("{} {}", fold(&b.name), fold(&b.short_name)),
+            )
+        })
+        .collect()
+});
+
 /// Banks whose code or ISPB starts with `query`, or whose name contains it (ignoring case and
 /// accents): the bank with exactly that code first, then the others by code.
 pub fn search(query: &str) -> Vec<&'static Bank> {
@@ -81,7 +90,9 @@ pub fn search(query: &str) -> Vec<&'static Bank> {
         .values()
         .filter(|b| {
             (digits && (b.code.starts_with(&folded) || b.ispb.starts_with(&folded)))
-                || b.folded_names.contains(&folded)
+                || FOLDED_NAMES
+                    .get(b.code.as_str())
+                    .is_some_and(|n| n.contains(&folded))
         })
         .collect();
     found.sort_by_key(|b| b.code != folded);

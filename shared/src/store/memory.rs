@@ -22,6 +22,15 @@ struct Tables {
 }
 
 impl Tables {
+    /// Checks that `current` is still the stored version of its company.
+    fn check_version(&self, current: &Company) -> Result<(), StoreError> {
+        match self.companies.get(&current.id) {
+            None => Err(StoreError::NotFound),
+            Some(stored) if stored.version != current.version => Err(StoreError::VersionConflict),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// Checks that `record` may be written (no live record under its key).
     fn check_idempotency(&self, record: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
         match record.and_then(|r| self.idempotency.get(&r.key)) {
@@ -132,13 +141,7 @@ impl CompanyUpdater for MemoryStore {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let mut t = self.lock()?;
-        match t.companies.get(&current.id) {
-            None => return Err(StoreError::NotFound),
-            Some(stored) if stored.version != current.version => {
-                return Err(StoreError::VersionConflict)
-            }
-            Some(_) => {}
-        }
+        t.check_version(current)?;
         t.check_tax_id(next)?;
         t.check_idempotency(idempotency)?;
         if current.tax_id != next.tax_id {
@@ -158,13 +161,7 @@ impl CompanyUpdater for MemoryStore {
 impl CompanyDeleter for MemoryStore {
     async fn delete(&self, current: &Company) -> Result<(), StoreError> {
         let mut t = self.lock()?;
-        match t.companies.get(&current.id) {
-            None => return Err(StoreError::NotFound),
-            Some(stored) if stored.version != current.version => {
-                return Err(StoreError::VersionConflict)
-            }
-            Some(_) => {}
-        }
+        t.check_version(current)?;
         t.companies.remove(&current.id);
         if let Some(cnpj) = &current.tax_id {
             if t.tax_ids.get(cnpj.as_str()) == Some(&current.id) {

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{acme, error_fields, header, problem, Api};
+use common::{acme, concurrently, error_fields, header, problem, Api};
 use reqwest::header::{ETAG, LOCATION};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -301,20 +301,17 @@ async fn at_most_twenty_accounts(api: Api) {
 async fn concurrent_adds_of_different_accounts_all_land(api: Api) {
     let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
     let api = Arc::new(api);
-    let tasks: Vec<_> = (0..10)
-        .map(|n| {
-            let (api, id) = (Arc::clone(&api), id.clone());
-            tokio::spawn(async move {
-                api.add_account(&id, &account(n), None)
-                    .await
-                    .status()
-                    .as_u16()
-            })
-        })
-        .collect();
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), 201);
-    }
+    let statuses = concurrently(&api, 10, |api, n| {
+        let id = id.clone();
+        async move {
+            api.add_account(&id, &account(n as u32), None)
+                .await
+                .status()
+                .as_u16()
+        }
+    })
+    .await;
+    assert_eq!(statuses, [201; 10]);
     let company = api.company(&id).await;
     let mut numbers: Vec<String> = company["bank_accounts"]
         .as_array()
@@ -332,21 +329,16 @@ async fn concurrent_adds_of_different_accounts_all_land(api: Api) {
 async fn concurrent_adds_of_the_same_account_land_once(api: Api) {
     let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
     let api = Arc::new(api);
-    let tasks: Vec<_> = (0..10)
-        .map(|_| {
-            let (api, id) = (Arc::clone(&api), id.clone());
-            tokio::spawn(async move {
-                let r = api.add_account(&id, &account(42), None).await;
-                let status = r.status().as_u16();
-                let body: Value = r.json().await.unwrap();
-                (status, body["type"].as_str().unwrap_or("").to_owned())
-            })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for t in tasks {
-        outcomes.push(t.await.unwrap());
-    }
+    let outcomes = concurrently(&api, 10, |api, _| {
+        let id = id.clone();
+        async move {
+            let r = api.add_account(&id, &account(42), None).await;
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            (status, body["type"].as_str().unwrap_or("").to_owned())
+        }
+    })
+    .await;
     assert_eq!(
         outcomes.iter().filter(|(s, _)| *s == 201).count(),
         1,

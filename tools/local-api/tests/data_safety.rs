@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use common::{acme, error_fields, header, problem, Api};
+use common::{acme, concurrently, error_fields, header, problem, Api};
 use companies::store::Store;
 use companies::testing::MarkerAudit;
 use reqwest::header::{ETAG, LOCATION};
@@ -143,25 +143,20 @@ async fn concurrent_creates_with_one_key_create_one_company<S: Store + MarkerAud
     _store: S,
 ) {
     let api = Arc::new(api);
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let api = Arc::clone(&api);
-            tokio::spawn(async move {
-                let r = api
-                    .send_with(
-                        "POST",
-                        "/companies",
-                        &[("idempotency-key", "race")],
-                        Some(&acme()),
-                    )
-                    .await;
-                (r.status().as_u16(), header(&r, LOCATION))
-            })
-        })
-        .collect();
+    let outcomes = concurrently(&api, 20, |api, _| async move {
+        let r = api
+            .send_with(
+                "POST",
+                "/companies",
+                &[("idempotency-key", "race")],
+                Some(&acme()),
+            )
+            .await;
+        (r.status().as_u16(), header(&r, LOCATION))
+    })
+    .await;
     let mut locations = HashSet::new();
-    for t in tasks {
-        let (status, location) = t.await.unwrap();
+    for (status, location) in outcomes {
         assert!(status == 201 || status == 409, "{status}");
         if status == 201 {
             locations.insert(location);
@@ -257,21 +252,13 @@ async fn one_company_per_cnpj<S: Store + MarkerAudit>(api: Api, store: S) {
 
 async fn fifty_concurrent_creates_with_one_cnpj<S: Store + MarkerAudit>(api: Api, store: S) {
     let api = Arc::new(api);
-    let tasks: Vec<_> = (0..50)
-        .map(|i| {
-            let api = Arc::clone(&api);
-            tokio::spawn(async move {
-                api.post(&with_cnpj(&format!("C{i}"), Some(CNPJ)))
-                    .await
-                    .status()
-                    .as_u16()
-            })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.unwrap());
-    }
+    let statuses = concurrently(&api, 50, |api, i| async move {
+        api.post(&with_cnpj(&format!("C{i}"), Some(CNPJ)))
+            .await
+            .status()
+            .as_u16()
+    })
+    .await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 201).count(),
         1,
@@ -289,33 +276,28 @@ async fn fifty_concurrent_creates_with_one_cnpj<S: Store + MarkerAudit>(api: Api
 async fn cnpj_churn_leaves_no_orphan_marker<S: Store + MarkerAudit>(api: Api, store: S) {
     let cnpjs = [CNPJ, OTHER_CNPJ, "00.000.000/0001-91", "04.902.979/0001-44"];
     let api = Arc::new(api);
-    let tasks: Vec<_> = (0..24)
-        .map(|i| {
-            let api = Arc::clone(&api);
-            tokio::spawn(async move {
-                let cnpj = cnpjs[i % cnpjs.len()];
-                let r = api.post(&with_cnpj(&format!("C{i}"), Some(cnpj))).await;
-                if r.status() != StatusCode::CREATED {
-                    return;
-                }
-                let id = r.json::<Value>().await.unwrap()["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned();
-                let next = cnpjs[(i + 1) % cnpjs.len()];
-                let _ = api.patch(&id, &json!({"tax_id": next}), None).await;
-                if i % 3 == 0 {
-                    let _ = api.patch(&id, &json!({"tax_id": null}), None).await;
-                }
-                if i % 2 == 0 {
-                    let _ = api.delete(&id, None).await;
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    concurrently(&api, 24, |api, i| async move {
+        let r = api
+            .post(&with_cnpj(&format!("C{i}"), Some(cnpjs[i % cnpjs.len()])))
+            .await;
+        if r.status() != StatusCode::CREATED {
+            return;
+        }
+        let id = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let _ = api
+            .patch(&id, &json!({"tax_id": cnpjs[(i + 1) % cnpjs.len()]}), None)
+            .await;
+        if i % 3 == 0 {
+            let _ = api.patch(&id, &json!({"tax_id": null}), None).await;
+        }
+        if i % 2 == 0 {
+            let _ = api.delete(&id, None).await;
+        }
+    })
+    .await;
     assert_no_orphan_markers(&api, &store).await;
 }
 
@@ -325,25 +307,17 @@ async fn fifty_patches_with_one_if_match_let_exactly_one_win<S: Store + MarkerAu
 ) {
     let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
     let api = Arc::new(api);
-    let tasks: Vec<_> = (0..50)
-        .map(|i| {
-            let (api, id) = (Arc::clone(&api), id.clone());
-            tokio::spawn(async move {
-                api.patch(
-                    &id,
-                    &json!({"company_name": format!("writer {i}")}),
-                    Some("\"1\""),
-                )
+    let statuses = concurrently(&api, 50, |api, i| {
+        let id = id.clone();
+        async move {
+            let patch = json!({"company_name": format!("writer {i}")});
+            api.patch(&id, &patch, Some("\"1\""))
                 .await
                 .status()
                 .as_u16()
-            })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.unwrap());
-    }
+        }
+    })
+    .await;
     let successes = statuses.iter().filter(|s| **s == 200).count();
     assert_eq!(successes, 1, "{statuses:?}");
     assert_eq!(

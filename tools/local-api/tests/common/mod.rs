@@ -207,6 +207,23 @@ impl Api {
     }
 }
 
+/// Runs `n` requests at once (one task each) and returns their results in order.
+pub async fn concurrently<T, F, Fut>(api: &Arc<Api>, n: usize, request: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(Arc<Api>, usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n)
+        .map(|i| tokio::spawn(request(Arc::clone(api), i)))
+        .collect();
+    let mut results = Vec::with_capacity(n);
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
 pub fn acme() -> Value {
     json!({"company_name": "Acme", "phone": "11978235674", "declared_billing": 10})
 }

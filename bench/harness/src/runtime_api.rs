@@ -1,0 +1,266 @@
+//! A minimal Lambda Runtime API (2018-06-01) server that hands out events one at a time and
+//! times the function process answering them.
+
+use std::convert::Infallible;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Mutex};
+
+use crate::{flag, percentile};
+
+/// What the server tells the driver.
+enum Signal {
+    /// The function asked for its next event.
+    Next(Instant),
+    /// The function answered an invocation (its status code, if the payload had one).
+    Done(Instant, Option<u64>),
+    Failed(String),
+}
+
+struct Shared {
+    events: Mutex<mpsc::Receiver<String>>,
+    signals: mpsc::Sender<Signal>,
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let path = req.uri().path().to_owned();
+    let ok = |body: Bytes| hyper::Response::new(Full::new(body));
+    if path.ends_with("/runtime/invocation/next") {
+        let _ = shared.signals.send(Signal::Next(Instant::now())).await;
+        let event = shared.events.lock().await.recv().await;
+        let Some(event) = event else {
+            // The driver is done: keep the function parked until it is killed.
+            std::future::pending::<()>().await;
+            return ok(Bytes::new());
+        };
+        let deadline = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() + 30_000)
+            .unwrap_or(0);
+        let mut resp = ok(Bytes::from(event));
+        let h = resp.headers_mut();
+        let id = uuid::Uuid::new_v4().to_string();
+        for (k, v) in [
+            ("lambda-runtime-aws-request-id", id.as_str()),
+            ("lambda-runtime-deadline-ms", &deadline.to_string()),
+            (
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:bench",
+            ),
+            (
+                "lambda-runtime-trace-id",
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
+            ),
+            ("content-type", "application/json"),
+        ] {
+            if let Ok(v) = v.parse() {
+                h.insert(k, v);
+            }
+        }
+        return resp;
+    }
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let signal = if path.ends_with("/response") {
+        let status = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["statusCode"].as_u64());
+        Signal::Done(Instant::now(), status)
+    } else {
+        Signal::Failed(format!("{path}: {}", String::from_utf8_lossy(&body)))
+    };
+    let _ = shared.signals.send(signal).await;
+    let mut resp = ok(Bytes::from_static(b"{}"));
+    *resp.status_mut() = hyper::StatusCode::ACCEPTED;
+    resp
+}
+
+/// One function process under the fake runtime API.
+struct Instance {
+    child: tokio::process::Child,
+    started: Instant,
+    events: mpsc::Sender<String>,
+    signals: mpsc::Receiver<Signal>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Instance {
+    async fn start(command: &[String]) -> Result<Instance, String> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let (event_tx, event_rx) = mpsc::channel(1);
+        let (signal_tx, signal_rx) = mpsc::channel(16);
+        let shared = Arc::new(Shared {
+            events: Mutex::new(event_rx),
+            signals: signal_tx,
+        });
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let shared = Arc::clone(&shared);
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let shared = Arc::clone(&shared);
+                        async move { Ok::<_, Infallible>(handle(shared, req).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        let started = Instant::now();
+        let child = tokio::process::Command::new(&command[0])
+            .args(&command[1..])
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+            .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", command[0]))?;
+        Ok(Instance {
+            child,
+            started,
+            events: event_tx,
+            signals: signal_rx,
+            server,
+        })
+    }
+
+    async fn wait_next(&mut self) -> Result<Instant, String> {
+        match tokio::time::timeout(Duration::from_secs(30), self.signals.recv()).await {
+            Ok(Some(Signal::Next(at))) => Ok(at),
+            Ok(Some(Signal::Failed(e))) => Err(format!("function failed: {e}")),
+            Ok(Some(Signal::Done(..))) => Err("unexpected response before next".into()),
+            Ok(None) | Err(_) => Err("function never asked for an event (did it start?)".into()),
+        }
+    }
+
+    /// Hands out one event; the time until the function responds.
+    async fn invoke(&mut self, event: &str) -> Result<(Duration, Option<u64>), String> {
+        let sent = Instant::now();
+        self.events
+            .send(event.to_owned())
+            .await
+            .map_err(|e| e.to_string())?;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(30), self.signals.recv()).await {
+                Ok(Some(Signal::Done(at, status))) => return Ok((at - sent, status)),
+                Ok(Some(Signal::Next(_))) => continue,
+                Ok(Some(Signal::Failed(e))) => return Err(format!("invocation failed: {e}")),
+                Ok(None) | Err(_) => return Err("no response within 30 s".into()),
+            }
+        }
+    }
+
+    /// Peak resident set size in KiB (`VmHWM`).
+    fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+        self.server.abort();
+    }
+}
+
+fn summary(samples: &mut [f64]) -> serde_json::Value {
+    samples.sort_by(f64::total_cmp);
+    json!({
+        "n": samples.len(),
+        "p50": percentile(samples, 50.0),
+        "p90": percentile(samples, 90.0),
+        "p99": percentile(samples, 99.0),
+        "max": samples.last().copied().unwrap_or(f64::NAN),
+        "samples": samples,
+    })
+}
+
+pub async fn run(args: &[String]) -> Result<String, String> {
+    let split = args
+        .iter()
+        .position(|a| a == "--")
+        .ok_or("run needs `-- command …`")?;
+    let (opts, command) = (&args[..split], &args[split + 1..]);
+    if command.is_empty() {
+        return Err("no command after --".into());
+    }
+    let event_path: String = flag(opts, "--event", String::new())?;
+    let event = std::fs::read_to_string(&event_path).map_err(|e| format!("{event_path}: {e}"))?;
+    let cold: usize = flag(opts, "--cold", 5)?;
+    let warm: usize = flag(opts, "--warm", 100)?;
+    let label: String = flag(opts, "--label", command.join(" "))?;
+
+    let (mut init, mut first, mut cold_total, mut warm_ms) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut statuses = std::collections::BTreeMap::<String, usize>::new();
+    let mut peak_rss = Vec::new();
+    for round in 0..cold.max(1) {
+        let mut instance = Instance::start(command).await?;
+        let asked = instance.wait_next().await?;
+        let init_ms = (asked - instance.started).as_secs_f64() * 1e3;
+        let (took, status) = instance.invoke(&event).await?;
+        *statuses.entry(format!("{status:?}")).or_default() += 1;
+        init.push(init_ms);
+        first.push(took.as_secs_f64() * 1e3);
+        cold_total.push(init_ms + took.as_secs_f64() * 1e3);
+        if round + 1 == cold.max(1) {
+            for _ in 0..warm {
+                let (took, status) = instance.invoke(&event).await?;
+                *statuses.entry(format!("{status:?}")).or_default() += 1;
+                warm_ms.push(took.as_secs_f64() * 1e3);
+            }
+        }
+        if let Some(kib) = instance.peak_rss_kib() {
+            peak_rss.push(kib as f64);
+        }
+        instance.stop().await;
+    }
+    Ok(json!({
+        "label": label,
+        "command": command,
+        "event": event_path,
+        "init_ms": summary(&mut init),
+        "first_invocation_ms": summary(&mut first),
+        "cold_start_ms": summary(&mut cold_total),
+        "warm_ms": summary(&mut warm_ms),
+        "peak_rss_kib": summary(&mut peak_rss),
+        "statuses": statuses,
+    })
+    .to_string())
+}

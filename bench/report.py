@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Turns the measurements of bench/run.sh into BENCHMARKS.md and bench/chart.svg.
+
+    python3 bench/report.py full target/bench      writes BENCHMARKS.md and bench/chart.svg
+    python3 bench/report.py smoke target/bench-smoke   writes both into target/bench-smoke/
+"""
+
+import io
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import zipfile
+
+MODE, OUT = sys.argv[1], sys.argv[2]
+FULL = MODE == "full"
+REPORT = "BENCHMARKS.md" if FULL else os.path.join(OUT, "BENCHMARKS.md")
+CHART = "bench/chart.svg" if FULL else os.path.join(OUT, "chart.svg")
+FUNCTIONS = ["get-company", "create-company"]
+
+# AWS Lambda arm64 prices (us-east-1, published list prices): per GB-second and per request.
+PRICE_GB_SECOND = 0.0000133334
+PRICE_PER_MILLION_REQUESTS = 0.20
+
+TARGETS = {"cold_ratio": 0.10, "overhead_p99_us": 100.0, "zip_bytes": 2.5 * 1000 * 1000, "rss_mib": 24.0}
+
+
+def load(name):
+    with open(os.path.join(OUT, name)) as f:
+        return json.load(f)
+
+
+def run(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = re.search(r"model name\s*:\s*(.*)", f.read()).group(1)
+    except (OSError, AttributeError):
+        pass
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            kib = int(re.search(r"MemTotal:\s*(\d+)", f.read()).group(1))
+            mem = f"{kib / 1024 / 1024:.0f} GiB"
+    except (OSError, AttributeError):
+        pass
+    ddb = "?"
+    try:
+        with open(os.path.join(OUT, "dynamodb-local-version.txt")) as f:
+            ddb = f.read().strip() or "?"
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": mem,
+        "os": f"{platform.system()} {platform.release()}",
+        "rustc": run(["rustc", "--version"]),
+        "python": run([os.path.join(".tools", "bench-venv", "bin", "python"), "--version"]) or platform.python_version(),
+        "dynamodb_local": ddb,
+    }
+
+
+def zipped_sizes():
+    """Zipped size of each arm64 release bootstrap (deflate, level 9), as Lambda receives it."""
+    sizes = {}
+    base = os.path.join("target", "lambda")
+    for fn in sorted(os.listdir("functions")):
+        path = os.path.join(base, fn, "bootstrap")
+        if not os.path.exists(path):
+            continue
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+            z.write(path, "bootstrap")
+        sizes[fn] = (os.path.getsize(path), len(buf.getvalue()))
+    return sizes
+
+
+def criterion():
+    out = {}
+    for fn in FUNCTIONS:
+        path = os.path.join("target", "criterion", fn, "new", "estimates.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                est = json.load(f)
+            out[fn] = (est["mean"]["point_estimate"] / 1000, est["median"]["point_estimate"] / 1000)
+    return out
+
+
+def cost_per_million(ms, memory_mb):
+    billed_ms = math.ceil(ms)
+    return PRICE_PER_MILLION_REQUESTS + 1e6 * (billed_ms / 1000) * (memory_mb / 1024) * PRICE_GB_SECOND
+
+
+def memory_needed(rss_kib):
+    """The smallest common Lambda size with at least twice the measured peak RSS as headroom."""
+    need = 2 * rss_kib / 1024
+    return next(m for m in (128, 256, 512, 1024, 2048, 3008) if m >= need)
+
+
+def fmt(x, digits=1):
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.{digits}f}"
+
+
+def svg_chart(results):
+    """Two panels of horizontal box plots on a log scale: cold start and warm latency (ms)."""
+    rows = []
+    for fn in FUNCTIONS:
+        for impl in ("rust", "python"):
+            rows.append((f"{impl} {fn}", results[(impl, fn)]))
+    width, label_w, row_h, top = 900, 170, 26, 40
+    panel_h = top + row_h * len(rows) + 40
+
+    def panel(y0, key, title):
+        vals = [v for _, r in rows for v in r[key]["samples"] if v > 0]
+        lo = 10 ** math.floor(math.log10(min(vals))) if vals else 0.1
+        hi = 10 ** math.ceil(math.log10(max(vals))) if vals else 1000
+        plot_w = width - label_w - 30
+
+        def x(v):
+            v = max(v, lo)
+            return label_w + plot_w * (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+
+        parts = [f'<text x="10" y="{y0 + 22}" font-size="15" font-weight="bold">{title}</text>']
+        decade = lo
+        while decade <= hi * 1.0001:
+            xx = x(decade)
+            parts.append(f'<line x1="{xx:.1f}" y1="{y0 + top - 8}" x2="{xx:.1f}" y2="{y0 + top + row_h * len(rows)}" stroke="#ddd"/>')
+            parts.append(f'<text x="{xx:.1f}" y="{y0 + top + row_h * len(rows) + 16}" font-size="11" text-anchor="middle">{decade:g} ms</text>')
+            decade *= 10
+        for i, (label, r) in enumerate(rows):
+            s = sorted(r[key]["samples"])
+            if not s:
+                continue
+            q = lambda p: s[min(len(s) - 1, max(0, math.ceil(p / 100 * len(s)) - 1))]
+            yc = y0 + top + i * row_h + row_h / 2
+            color = "#d9480f" if label.startswith("rust") else "#1c7ed6"
+            parts.append(f'<text x="10" y="{yc + 4:.1f}" font-size="12">{label}</text>')
+            parts.append(f'<line x1="{x(s[0]):.1f}" y1="{yc:.1f}" x2="{x(s[-1]):.1f}" y2="{yc:.1f}" stroke="{color}"/>')
+            parts.append(f'<rect x="{x(q(25)):.1f}" y="{yc - 8:.1f}" width="{max(1.0, x(q(75)) - x(q(25))):.1f}" height="16" fill="{color}" fill-opacity="0.35" stroke="{color}"/>')
+            parts.append(f'<line x1="{x(q(50)):.1f}" y1="{yc - 9:.1f}" x2="{x(q(50)):.1f}" y2="{yc + 9:.1f}" stroke="{color}" stroke-width="2"/>')
+            parts.append(f'<circle cx="{x(q(99)):.1f}" cy="{yc:.1f}" r="3" fill="{color}"/>')
+        return "\n".join(parts)
+
+    body = panel(0, "cold_start_ms", "Cold start (init + first invocation), ms, log scale")
+    body += "\n" + panel(panel_h, "warm_ms", "Warm invocation, ms, log scale")
+    legend_y = 2 * panel_h + 10
+    body += (f'\n<text x="10" y="{legend_y}" font-size="11">Box: p25–p75, thick line: p50, dot: p99, '
+             f'whiskers: min–max. Orange: Rust, blue: Python 3 + boto3.</text>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{legend_y + 20}" '
+            f'font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n{body}\n</svg>\n')
+
+
+def main():
+    results = {(impl, fn): load(f"{impl}-{fn}.json") for impl in ("rust", "python") for fn in FUNCTIONS}
+    overhead = {fn: load(f"overhead-{fn}.json") for fn in FUNCTIONS}
+    sizes = zipped_sizes() if FULL else {}
+    crit = criterion() if FULL else {}
+    m = machine()
+    with open(CHART, "w") as f:
+        f.write(svg_chart(results))
+
+    lines = []
+    w = lines.append
+    w("# Benchmarks")
+    w("")
+    w("Rust functions against the same handlers in Python 3 + boto3 (`bench/python/handlers.py`, run")
+    w("under `awslambdaric`), on one machine, in one run, against the same DynamoDB Local table.")
+    w("Generated by `make bench` (`bench/run.sh full`); rerun it to reproduce. Not run in CI (CI runs")
+    w("one short iteration of the harness: `make bench-smoke`).")
+    w("")
+    w("## How")
+    w("")
+    w("- `bench/harness` (`lambda-bench`) plays the Lambda Runtime API on localhost: it starts the")
+    w("  function's process with `AWS_LAMBDA_RUNTIME_API` pointing at itself and hands it the events")
+    w("  of `bench/events/` (API Gateway HTTP API v2 events). **Init** is exec → first `next` call;")
+    w("  **first invocation** is event handed out → response; **cold start** is their sum, measured")
+    w(f"  over {results[('rust', 'get-company')]['cold_start_ms']['n']} fresh processes per function; **warm** is")
+    w(f"  {results[('rust', 'get-company')]['warm_ms']['n']} further invocations of the last process;")
+    w("  **peak RSS** is the process's `VmHWM`.")
+    w("- Both implementations read and write the same item shape in the same table on DynamoDB Local")
+    w(f"  {m['dynamodb_local']} (Java, in memory), so warm latency is dominated by that local server;")
+    w("  it compares the clients' overhead, not DynamoDB's.")
+    w("- Handler overhead without a database: the event parsed, routed, validated and answered on")
+    w("  the in-memory store, in process — `lambda-bench overhead` (per-call p50/p99) and the")
+    w("  Criterion benchmark `shared/benches/handlers.rs` (mean with confidence interval).")
+    w("- Timing runs use native x86_64 release builds of the same code (this machine cannot execute")
+    w("  arm64); artifact sizes are of the arm64 release bootstraps `cargo lambda build --release")
+    w("  --arm64` produces, zipped as Lambda receives them.")
+    w("")
+    w("## Machine")
+    w("")
+    w(f"- {m['cpu']}, {m['cores']} cores, {m['memory']} RAM, {m['os']}")
+    w(f"- {m['rustc']}; {m['python']}; DynamoDB Local {m['dynamodb_local']}")
+    w("")
+    w("## Results")
+    w("")
+    w("| function | measure | Rust | Python + boto3 | Python ÷ Rust |")
+    w("|---|---|---:|---:|---:|")
+    for fn in FUNCTIONS:
+        r, p = results[("rust", fn)], results[("python", fn)]
+        for key, label in (("init_ms", "init p50 (ms)"), ("cold_start_ms", "cold start p50 (ms)"),
+                           ("cold_start_ms", "cold start p99 (ms)"), ("warm_ms", "warm p50 (ms)"),
+                           ("warm_ms", "warm p99 (ms)"), ("peak_rss_kib", "peak RSS (MiB)")):
+            stat = "p99" if "p99" in label else "p50"
+            rv, pv = r[key][stat], p[key][stat]
+            if key == "peak_rss_kib":
+                rv, pv = rv / 1024, pv / 1024
+            ratio = pv / rv if rv else float("nan")
+            w(f"| {fn} | {label} | {fmt(rv, 2)} | {fmt(pv, 2)} | {fmt(ratio, 1)}× |")
+    w("")
+    w("![Cold start and warm latency distributions](bench/chart.svg)")
+    w("")
+    w("Handler overhead without the database (in process, in-memory store):")
+    w("")
+    w("| function | p50 (µs) | p99 (µs) | Criterion mean (µs) |")
+    w("|---|---:|---:|---:|")
+    for fn in FUNCTIONS:
+        o = overhead[fn]
+        c = crit.get(fn)
+        w(f"| {fn} | {fmt(o['p50_us'], 1)} | {fmt(o['p99_us'], 1)} | {fmt(c[0], 1) if c else 'n/a'} |")
+    w("")
+    if sizes:
+        w("Artifact sizes (arm64 release `bootstrap`):")
+        w("")
+        w("| function | binary (MB) | zipped (MB) |")
+        w("|---|---:|---:|")
+        for fn, (raw, zipped) in sizes.items():
+            w(f"| {fn} | {raw / 1e6:.2f} | {zipped / 1e6:.2f} |")
+        w("")
+
+    w("## Cost on paper")
+    w("")
+    w(f"Lambda arm64 list prices: ${PRICE_GB_SECOND} per GB-second, ${PRICE_PER_MILLION_REQUESTS} per million")
+    w("requests; duration billed per started millisecond; memory = the smallest common size with twice")
+    w("the measured peak RSS. Warm p50 durations as measured here (DynamoDB Local); real DynamoDB")
+    w("latency adds the same amount to both. With 1 % cold starts, the cold-start p50 is added for them.")
+    w("")
+    w("| function | implementation | memory (MB) | $ per 1M (warm) | $ per 1M (1 % cold) |")
+    w("|---|---|---:|---:|---:|")
+    for fn in FUNCTIONS:
+        for impl in ("rust", "python"):
+            r = results[(impl, fn)]
+            mem = memory_needed(r["peak_rss_kib"]["max"])
+            warm = cost_per_million(r["warm_ms"]["p50"], mem)
+            cold = 0.99 * warm + 0.01 * cost_per_million(r["cold_start_ms"]["p50"], mem)
+            w(f"| {fn} | {impl} | {mem} | {warm:.4f} | {cold:.4f} |")
+    w("")
+
+    w("## Targets")
+    w("")
+    rc = max(results[("rust", fn)]["cold_start_ms"]["p50"] / results[("python", fn)]["cold_start_ms"]["p50"] for fn in FUNCTIONS)
+    op99 = max(overhead[fn]["p99_us"] for fn in FUNCTIONS)
+    rss = max(results[("rust", fn)]["peak_rss_kib"]["max"] for fn in FUNCTIONS) / 1024
+    zmax = max((z for _, z in sizes.values()), default=None)
+    def verdict(ok):
+        return "**met**" if ok else "**missed**"
+    w("| target | measured | |")
+    w("|---|---|---|")
+    w(f"| cold start ≤ 1/10 of the Python peer (p50) | worst Rust/Python ratio {rc:.3f} (1/{1 / rc:.1f}) | {verdict(rc <= TARGETS['cold_ratio'])} |")
+    w(f"| warm handler overhead p99 ≤ 100 µs without the database | worst p99 {op99:.1f} µs | {verdict(op99 <= TARGETS['overhead_p99_us'])} |")
+    if zmax is not None:
+        w(f"| zipped bootstrap ≤ 2.5 MB | largest {zmax / 1e6:.2f} MB | {verdict(zmax <= TARGETS['zip_bytes'])} |")
+    else:
+        w("| zipped bootstrap ≤ 2.5 MB | not measured in this run | |")
+    w(f"| peak RSS ≤ 24 MB | largest {rss:.1f} MiB | {verdict(rss <= TARGETS['rss_mib'])} |")
+    w("")
+    notes = os.path.join("bench", "NOTES.md")
+    if FULL and os.path.exists(notes):
+        with open(notes) as f:
+            w(f.read().rstrip())
+        w("")
+    with open(REPORT, "w") as f:
+        f.write("\n".join(lines))
+    print(f"wrote {REPORT} and {CHART}")
+
+
+if __name__ == "__main__":
+    main()
