@@ -329,6 +329,15 @@ impl DynamoStore {
         if let Some(url) = endpoint {
             loader = loader.endpoint_url(url);
         }
+        // HTTPS on rustls with ring (the SDK's default client would link aws-lc-rs).
+        let tls = aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        );
+        loader = loader.http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls)
+                .build_https(),
+        );
         let config = loader.load().await;
         Self::new(Client::new(&config), table)
     }
