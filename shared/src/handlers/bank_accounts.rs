@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::companies::replay_if_used;
 use super::{modify_company, respond};
 use crate::http::idempotency::{Idempotency, StoredAnswer};
-use crate::http::request::{json_object, path_id, IfMatch};
+use crate::http::request::{json_object, merge_patch, path_id, IfMatch};
 use crate::http::{empty, json, with_header, Problem};
 use crate::model::input::{self, MAX_BANK_ACCOUNTS};
 use crate::model::{now, AccountChangeError, BankAccount, BankAccountInput, Company, FieldError};
@@ -138,19 +138,12 @@ async fn update<S: CompanyReader + CompanyUpdater>(
     if !unknown.is_empty() {
         return Err(Problem::validation(unknown));
     }
-    let patch = Value::Object(patch);
     let (company, changed) = modify_company(
         store,
         t.company,
         t.if_match.as_ref(),
         |current| {
-            let mut doc = Value::Object(current.account(t.account)?.to_document());
-            json_patch::merge(&mut doc, &patch);
-            let Value::Object(doc) = doc else {
-                return Err(Problem::bad_request(
-                    "The merge patch must be a JSON object.",
-                ));
-            };
+            let doc = merge_patch(current.account(t.account)?.to_document(), &patch);
             Ok(current.with_account_replaced(t.account, &validated(doc)?, now())?)
         },
         |_, _| None,

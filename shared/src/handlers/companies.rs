@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{company_not_found, modify_company, respond, MAX_WRITE_ATTEMPTS};
 use crate::http::idempotency::{Idempotency, StoredAnswer};
-use crate::http::request::{json_object, number_text, path_id, query, IfMatch};
+use crate::http::request::{json_object, merge_patch, number_text, path_id, query, IfMatch};
 use crate::http::{cursor, empty, json, with_header, Problem};
 use crate::model::{input, now, Cnpj, Company, CompanyInput, FieldError};
 use crate::store::{
@@ -192,16 +192,10 @@ impl Change {
     fn apply(&self, current: &Company) -> Result<CompanyInput, Problem> {
         match self {
             Change::Replace(input) => Ok(input.as_ref().clone()),
-            Change::Patch(patch, billing) => {
-                let mut doc = Value::Object(current.to_document());
-                json_patch::merge(&mut doc, &Value::Object(patch.clone()));
-                match doc {
-                    Value::Object(doc) => validated(&doc, billing.as_deref()),
-                    _ => Err(Problem::bad_request(
-                        "The merge patch must be a JSON object.",
-                    )),
-                }
-            }
+            Change::Patch(patch, billing) => validated(
+                &merge_patch(current.to_document(), patch),
+                billing.as_deref(),
+            ),
         }
     }
 }

@@ -95,6 +95,17 @@ pub fn number_text(req: &Request, key: &str) -> Option<String> {
         .then(|| text.to_owned())
 }
 
+/// Applies a JSON Merge Patch object (RFC 7396) to a document object.
+pub fn merge_patch(target: Map<String, Value>, patch: &Map<String, Value>) -> Map<String, Value> {
+    let mut doc = Value::Object(target);
+    json_patch::merge(&mut doc, &Value::Object(patch.clone()));
+    match doc {
+        Value::Object(merged) => merged,
+        // Merging an object into an object always yields an object.
+        _ => Map::new(),
+    }
+}
+
 /// A parsed `If-Match` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IfMatch {

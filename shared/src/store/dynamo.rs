@@ -574,6 +574,26 @@ impl DynamoStore {
     }
 }
 
+/// Maps the failure of a single-item write: a failed condition by `part` (with the old item
+/// `old_item` finds in the error), anything else as [`sdk_error`].
+fn single_item_error<E, R>(
+    op: &str,
+    part: Part,
+    err: SdkError<E, R>,
+    old_item: impl for<'a> FnOnce(&'a E) -> Option<&'a Item>,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if let SdkError::ServiceError(e) = &err {
+        if e.err().code() == Some("ConditionalCheckFailedException") {
+            return condition_error(part, old_item(e.err()));
+        }
+    }
+    sdk_error(op, err)
+}
+
 /// The error a failed condition on `part` means; `old` is the item as it was.
 fn condition_error(part: Part, old: Option<&Item>) -> StoreError {
     match part {
@@ -595,7 +615,7 @@ impl DynamoStore {
     /// DeleteItem costs half the capacity and one round of coordination less.
     async fn write_one(&self, part: Part, item: TransactWriteItem) -> Result<(), StoreError> {
         if let Some(put) = item.put() {
-            let result = self
+            return self
                 .client
                 .put_item()
                 .table_name(put.table_name())
@@ -607,23 +627,17 @@ impl DynamoStore {
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
                 .send()
-                .await;
-            return match result {
-                Ok(_) => Ok(()),
-                Err(SdkError::ServiceError(e))
-                    if e.err().is_conditional_check_failed_exception() =>
-                {
-                    let old = match e.err() {
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    single_item_error("PutItem", part, e, |e| match e {
                         PutItemError::ConditionalCheckFailedException(c) => c.item(),
                         _ => None,
-                    };
-                    Err(condition_error(part, old))
-                }
-                Err(e) => Err(sdk_error("PutItem", e)),
-            };
+                    })
+                });
         }
         if let Some(delete) = item.delete() {
-            let result = self
+            return self
                 .client
                 .delete_item()
                 .table_name(delete.table_name())
@@ -635,20 +649,14 @@ impl DynamoStore {
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
                 .send()
-                .await;
-            return match result {
-                Ok(_) => Ok(()),
-                Err(SdkError::ServiceError(e))
-                    if e.err().is_conditional_check_failed_exception() =>
-                {
-                    let old = match e.err() {
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    single_item_error("DeleteItem", part, e, |e| match e {
                         DeleteItemError::ConditionalCheckFailedException(c) => c.item(),
                         _ => None,
-                    };
-                    Err(condition_error(part, old))
-                }
-                Err(e) => Err(sdk_error("DeleteItem", e)),
-            };
+                    })
+                });
         }
         Err(StoreError::Internal(
             "a write of one item must be a put or a delete".into(),
