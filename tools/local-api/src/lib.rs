@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 type HttpResponse = hyper::Response<Full<Bytes>>;
 
 /// What a request line resolved to.
-enum Response {
+enum Outcome {
     Ready(Problem),
     Route(&'static str, HashMap<String, String>),
 }
@@ -45,17 +45,17 @@ pub async fn handle<S: Store>(store: &S, req: hyper::Request<Incoming>) -> HttpR
         Resolved::NotFound => (
             "-",
             format!("{method} -"),
-            Response::Ready(Problem::not_found("No such route.")),
+            Outcome::Ready(Problem::not_found("No such route.")),
         ),
         Resolved::MethodNotAllowed(allow) => (
             "-",
             format!("{method} -"),
-            Response::Ready(Problem::method_not_allowed(allow)),
+            Outcome::Ready(Problem::method_not_allowed(allow)),
         ),
         Resolved::Found(route, params) => (
             route.function,
             format!("{} {}", route.method, route.path),
-            Response::Route(route.function, params),
+            Outcome::Route(route.function, params),
         ),
     };
     let info = RequestInfo {
@@ -66,8 +66,8 @@ pub async fn handle<S: Store>(store: &S, req: hyper::Request<Incoming>) -> HttpR
     };
     let response = telemetry::observe(info, async {
         match response {
-            Response::Ready(problem) => problem.into_response(),
-            Response::Route(function, params) => run_route(store, function, params, req).await,
+            Outcome::Ready(problem) => problem.into_response(),
+            Outcome::Route(function, params) => run_route(store, function, params, req).await,
         }
     })
     .await;
