@@ -49,6 +49,8 @@ const COMPANY_LIST_PK: &str = "COMPANY";
 const BILLING: &str = "declared_billing";
 
 const TAX_ID_SK: &str = "TAXID";
+/// The attribute of a CNPJ marker naming the company that holds the CNPJ.
+const MARKER_HOLDER: &str = "company_id";
 const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 /// The TTL attribute of the table.
 pub const EXPIRES_AT: &str = "expires_at";
@@ -232,6 +234,11 @@ where
 }
 
 /// On a failed condition, tells a missing item from a stale one (the old item comes back).
+/// The company a CNPJ marker item names.
+fn marker_holder(marker: &Item) -> Option<Uuid> {
+    marker.get(MARKER_HOLDER)?.as_s().ok()?.parse().ok()
+}
+
 fn condition_failed(old_item: Option<&Item>) -> StoreError {
     match old_item {
         Some(item) if !item.is_empty() => StoreError::VersionConflict,
@@ -453,7 +460,7 @@ impl DynamoStore {
         company: Uuid,
     ) -> Result<(Part, TransactWriteItem), StoreError> {
         let mut item = tax_id_key(cnpj);
-        item.insert("company_id".into(), AttributeValue::S(company.to_string()));
+        item.insert(MARKER_HOLDER.into(), AttributeValue::S(company.to_string()));
         let put = self.put(
             item,
             "attribute_not_exists(#pk) OR company_id = :id",
@@ -599,11 +606,7 @@ fn condition_error(part: Part, old: Option<&Item>) -> StoreError {
     match part {
         Part::NewCompany => StoreError::AlreadyExists,
         Part::ExistingCompany => condition_failed(old),
-        Part::TakeTaxId => StoreError::TaxIdTaken(
-            old.and_then(|i| i.get("company_id"))
-                .and_then(|v| v.as_s().ok())
-                .and_then(|s| s.parse().ok()),
-        ),
+        Part::TakeTaxId => StoreError::TaxIdTaken(old.and_then(marker_holder)),
         // The marker changed hands since the company was read: the company changed too.
         Part::FreeTaxId => StoreError::VersionConflict,
         Part::Idempotency => StoreError::IdempotencyKeyTaken,
@@ -739,11 +742,7 @@ impl CompanyLister for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", e))?;
-        Ok(out.item.and_then(|i| {
-            i.get("company_id")
-                .and_then(|v| v.as_s().ok())
-                .and_then(|s| s.parse().ok())
-        }))
+        Ok(out.item.as_ref().and_then(marker_holder))
     }
 }
 
@@ -861,10 +860,7 @@ impl DynamoStore {
                     .get(PK)
                     .and_then(|v| v.as_s().ok())
                     .and_then(|s| s.strip_prefix("TAXID#"));
-                let id = item
-                    .get("company_id")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|s| s.parse().ok());
+                let id = marker_holder(&item);
                 if let (Some(cnpj), Some(id)) = (cnpj, id) {
                     out.push((cnpj.to_owned(), id));
                 }
