@@ -5,6 +5,7 @@
 
 use std::hint::black_box;
 
+use companies::http::IntoResponse;
 use companies::model::{input, now, Company};
 use companies::routes;
 use companies::store::{CompanyCreator, MemoryStore};
@@ -43,7 +44,9 @@ fn handlers(c: &mut Criterion) {
         c.bench_function(name, |b| {
             b.iter(|| {
                 let request = lambda_http::request::from_str(black_box(&text)).unwrap();
-                let response = rt.block_on(routes::dispatch(&store, function, request));
+                let (response, _) = rt
+                    .block_on(routes::dispatch(&store, function, request))
+                    .into_parts();
                 assert!(response.status().is_success());
                 response
             })

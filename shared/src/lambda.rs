@@ -4,9 +4,10 @@
 use std::future::Future;
 
 use lambda_http::request::RequestContext;
-use lambda_http::{service_fn, Body, Error, Request, RequestExt, Response};
+use lambda_http::{service_fn, Error, Request, RequestExt};
 use metrics_cloudwatch_embedded::{Builder, Collector};
 
+use crate::http::IntoResponse;
 use crate::store::DynamoStore;
 use crate::telemetry::{self, RequestInfo, METRICS_NAMESPACE};
 
@@ -40,11 +41,14 @@ pub fn metrics_collector(
         .map_err(|e| Error::from(format!("metrics: {e}")))
 }
 
-/// Serves `handler` on the Lambda runtime until the instance is shut down.
+/// Serves `handler` on the Lambda runtime until the instance is shut down. A handler returns
+/// a response or a [`crate::http::Problem`]; [`telemetry::observe`] turns the latter into its
+/// response and logs it, here and in the local API alike.
 pub async fn run<F, Fut>(function: &'static str, handler: F) -> Result<(), Error>
 where
     F: Fn(Request) -> Fut,
-    Fut: Future<Output = Response<Body>> + Send,
+    Fut: Future + Send,
+    Fut::Output: IntoResponse,
 {
     let stage = std::env::var("STAGE").unwrap_or_else(|_| "local".into());
     let metrics = metrics_collector(function, stage)?;

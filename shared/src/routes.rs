@@ -1,81 +1,36 @@
-//! The API's routes: which function serves which method and path. `template.yaml` declares the
-//! same table for API Gateway (a test keeps the two equal), and the local API serves it.
+//! The API's routes, from the operation registry: which function serves which method and path.
+//! `template.yaml` declares the same table for API Gateway (a test keeps the two equal), and the
+//! local API serves it.
 
 use std::collections::HashMap;
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 
-use crate::handlers;
+use crate::handlers::{self, Handled};
 use crate::http::Problem;
+use crate::operations::OPERATIONS;
 use crate::store::Store;
 
-/// One route of the HTTP API.
+/// One route of the HTTP API and the function that serves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Route {
-    /// The function (crate under `functions/`, and `events/<function>.json`).
+    /// The function (crate under `functions/`, and `events/<function>*.json`).
     pub function: &'static str,
     pub method: &'static str,
     /// API Gateway path template, e.g. `/companies/{id}`.
     pub path: &'static str,
 }
 
-pub const ROUTES: &[Route] = &[
-    Route {
-        function: "create-company",
-        method: "POST",
-        path: "/companies",
-    },
-    Route {
-        function: "list-companies",
-        method: "GET",
-        path: "/companies",
-    },
-    Route {
-        function: "get-company",
-        method: "GET",
-        path: "/companies/{id}",
-    },
-    Route {
-        function: "update-company",
-        method: "PATCH",
-        path: "/companies/{id}",
-    },
-    Route {
-        function: "update-company",
-        method: "PUT",
-        path: "/companies/{id}",
-    },
-    Route {
-        function: "delete-company",
-        method: "DELETE",
-        path: "/companies/{id}",
-    },
-    Route {
-        function: "add-bank-account",
-        method: "POST",
-        path: "/companies/{id}/bank-accounts",
-    },
-    Route {
-        function: "update-bank-account",
-        method: "PATCH",
-        path: "/companies/{id}/bank-accounts/{account_id}",
-    },
-    Route {
-        function: "delete-bank-account",
-        method: "DELETE",
-        path: "/companies/{id}/bank-accounts/{account_id}",
-    },
-    Route {
-        function: "get-banks",
-        method: "GET",
-        path: "/banks",
-    },
-    Route {
-        function: "get-banks",
-        method: "GET",
-        path: "/banks/{code}",
-    },
-];
+/// Every route of every operation of the registry.
+pub fn routes() -> impl Iterator<Item = Route> {
+    OPERATIONS.iter().flat_map(|op| {
+        op.routes.iter().map(|r| Route {
+            function: op.name,
+            method: r.method,
+            path: r.path,
+        })
+    })
+}
 
 /// What a method and path resolve to.
 #[derive(Debug, PartialEq, Eq)]
@@ -106,10 +61,10 @@ fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
 /// Finds the route for a request line.
 pub fn resolve(method: &str, path: &str) -> Resolved {
     let mut allowed = Vec::new();
-    for route in ROUTES {
+    for route in routes() {
         if let Some(params) = match_path(route.path, path) {
             if route.method.eq_ignore_ascii_case(method) {
-                return Resolved::Found(*route, params);
+                return Resolved::Found(route, params);
             }
             allowed.push(route.method);
         }
@@ -121,8 +76,9 @@ pub fn resolve(method: &str, path: &str) -> Resolved {
     Resolved::MethodNotAllowed(allowed.join(", "))
 }
 
-/// Runs the handler of `function` (what the local API does for every route).
-pub async fn dispatch<S: Store>(store: &S, function: &str, req: Request) -> Response<Body> {
+/// Runs the handler of `function` (what the local API does for every route). Every operation
+/// of the registry has its arm (`every_sample_event_runs_through_its_handler` shows it).
+pub async fn dispatch<S: Store>(store: &S, function: &str, req: Request) -> Handled {
     match function {
         "create-company" => handlers::create_company(store, req).await,
         "list-companies" => handlers::list_companies(store, req).await,
@@ -133,7 +89,7 @@ pub async fn dispatch<S: Store>(store: &S, function: &str, req: Request) -> Resp
         "update-bank-account" => handlers::update_bank_account(store, req).await,
         "delete-bank-account" => handlers::delete_bank_account(store, req).await,
         "get-banks" => handlers::get_banks(req).await,
-        _ => Problem::not_found("No such route.").into_response(),
+        _ => Err(Problem::not_found("No such route.")),
     }
 }
 
@@ -164,9 +120,10 @@ mod tests {
         assert_eq!(resolve("GET", "/companies/x/y"), Resolved::NotFound);
         assert_eq!(resolve("GET", "/companiesx"), Resolved::NotFound);
         assert_eq!(resolve("GET", "/"), Resolved::NotFound);
+        let listing = routes().nth(1).unwrap();
         assert_eq!(
             resolve("GET", "/companies//"),
-            Resolved::Found(ROUTES[1], HashMap::new())
+            Resolved::Found(listing, HashMap::new())
         );
     }
 }

@@ -8,6 +8,8 @@ use std::future::Future;
 use std::time::Instant;
 
 use lambda_http::{Body, Response};
+
+use crate::http::IntoResponse;
 use tracing::Instrument;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
@@ -89,10 +91,13 @@ pub struct RequestInfo<'a> {
 }
 
 /// Runs a request's handler inside a span carrying the request id (so every line it logs has
-/// it), then writes the request's one access-log line and records its metrics.
-pub async fn observe<F>(info: RequestInfo<'_>, handler: F) -> Response<Body>
+/// it), turns a problem it returned into its response (logging the problem's internal cause,
+/// the one place that does), then writes the request's one access-log line and records its
+/// metrics.
+pub async fn observe<F, R>(info: RequestInfo<'_>, handler: F) -> Response<Body>
 where
-    F: Future<Output = Response<Body>>,
+    F: Future<Output = R>,
+    R: IntoResponse,
 {
     let span = tracing::info_span!(
         "request",
@@ -100,9 +105,15 @@ where
         function = info.function
     );
     let started = Instant::now();
-    let response = handler.instrument(span.clone()).await;
+    let (response, cause) = handler.instrument(span.clone()).await.into_parts();
     let latency = started.elapsed();
     let status = response.status().as_u16();
+    if let Some(cause) = cause {
+        span.in_scope(|| match status {
+            503 => tracing::warn!(error = %cause, status, "request failed"),
+            _ => tracing::error!(error = %cause, status, "request failed"),
+        });
+    }
     let latency_ms = (latency.as_secs_f64() * 1e6).round() / 1e3;
     span.in_scope(|| {
         tracing::info!(

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use companies::model::{input, now, Cnpj, Company};
-use companies::store::{unix_now, IdempotencyRecord, MemoryStore, Store, StoreError};
+use companies::store::{unix_now, IdempotencyRecord, MemoryStore, Store, StoreError, StoredAnswer};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -206,10 +206,12 @@ fn record(key: &str, expires_at: i64) -> IdempotencyRecord {
     IdempotencyRecord {
         key: key.into(),
         fingerprint: "f1".into(),
-        status: 201,
-        location: Some("/companies/x".into()),
-        etag: Some("\"1\"".into()),
-        body: "{\"id\":\"x\"}".into(),
+        answer: StoredAnswer {
+            status: 201,
+            location: Some("/companies/x".into()),
+            etag: Some("\"1\"".into()),
+            body: "{\"id\":\"x\"}".into(),
+        },
         expires_at,
     }
 }

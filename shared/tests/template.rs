@@ -1,21 +1,59 @@
-//! Keeps `template.yaml`, the route table the local API serves, the function crates and the
-//! sample events in step: a route added in one place and not the others fails here.
+//! Keeps `template.yaml`, the operation registry (`companies::operations`), the route table the
+//! local API serves, the function crates, the sample events and `openapi.yaml` in step: an
+//! operation added in one place and not the others fails here.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use companies::http::IntoResponse;
 use companies::model::{input, now, Company};
-use companies::routes::{self, Resolved, ROUTES};
+use companies::operations::{On, Operation, OPERATIONS};
+use companies::routes::{self, routes, Resolved};
 use companies::store::{dynamo, CompanyCreator, MemoryStore};
-use serde_yaml::Value;
+use serde_yaml::{Mapping, Value};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// `template.yaml` with its `Fn::ForEach` blocks expanded, as the `AWS::LanguageExtensions`
+/// transform does.
 fn template() -> Value {
     let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
-    serde_yaml::from_str(&text).unwrap()
+    let mut t: Value = serde_yaml::from_str(&text).unwrap();
+    let resources = expand(t.get("Resources").unwrap().as_mapping().unwrap());
+    t["Resources"] = Value::Mapping(resources);
+    t
+}
+
+/// Expands `Fn::ForEach::<Loop>: [Identifier, [values], {fragment}]` entries of a mapping,
+/// replacing `${Identifier}` and `&{Identifier}` in the fragment's keys and values.
+fn expand(map: &Mapping) -> Mapping {
+    let mut out = Mapping::new();
+    for (key, value) in map {
+        if !key.as_str().is_some_and(|k| k.starts_with("Fn::ForEach::")) {
+            out.insert(key.clone(), value.clone());
+            continue;
+        }
+        let parts = value.as_sequence().expect("Fn::ForEach takes a list");
+        let identifier = parts[0].as_str().unwrap();
+        let fragment = serde_yaml::to_string(&parts[2]).unwrap();
+        for item in parts[1].as_sequence().unwrap() {
+            let item = item.as_str().unwrap();
+            let text = fragment
+                .replace(&format!("${{{identifier}}}"), item)
+                .replace(&format!("&{{{identifier}}}"), item);
+            let expanded: Value = serde_yaml::from_str(&text).unwrap();
+            for (k, v) in expand(expanded.as_mapping().unwrap()) {
+                assert!(out.insert(k.clone(), v).is_none(), "{k:?} twice");
+            }
+        }
+    }
+    out
+}
+
+fn resources(t: &Value) -> &Mapping {
+    get(t, "Resources").as_mapping().unwrap()
 }
 
 fn get<'a>(v: &'a Value, key: &str) -> &'a Value {
@@ -31,9 +69,7 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
 
 /// (logical id, function properties, binary name) of every function in the template.
 fn functions(t: &Value) -> Vec<(String, Value, String)> {
-    get(t, "Resources")
-        .as_mapping()
-        .unwrap()
+    resources(t)
         .iter()
         .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Function"))
         .map(|(id, r)| {
@@ -62,8 +98,7 @@ fn template_routes_are_exactly_the_local_routes() {
             ));
         }
     }
-    let local: BTreeSet<_> = ROUTES
-        .iter()
+    let local: BTreeSet<_> = routes()
         .map(|r| {
             (
                 r.function.to_owned(),
@@ -109,9 +144,15 @@ fn every_function_is_an_arm64_cargo_lambda_crate_of_the_workspace() {
             "{binary} not a workspace member"
         );
     }
-    let route_functions: BTreeSet<_> = ROUTES.iter().map(|r| r.function.to_owned()).collect();
-    let template_functions: BTreeSet<_> = fns.iter().map(|(_, _, b)| b.clone()).collect();
-    assert_eq!(route_functions, template_functions);
+    let registry: BTreeSet<_> = OPERATIONS
+        .iter()
+        .map(|op| (op.function_id(), op.name.to_owned()))
+        .collect();
+    let template_functions: BTreeSet<_> = fns
+        .iter()
+        .map(|(id, _, b)| (id.clone(), b.clone()))
+        .collect();
+    assert_eq!(registry, template_functions);
 }
 
 #[test]
@@ -203,7 +244,7 @@ fn every_function_has_an_event_and_every_route_is_exercised() {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         route_keys.insert(v["routeKey"].as_str().unwrap().to_owned());
     }
-    for r in ROUTES {
+    for r in routes() {
         assert!(
             names.contains(r.function),
             "events/{}.json missing",
@@ -260,7 +301,9 @@ async fn every_sample_event_runs_through_its_handler() {
             "{name} is not an event of {}",
             route.function
         );
-        let response = routes::dispatch(&store, route.function, request).await;
+        let (response, _) = routes::dispatch(&store, route.function, request)
+            .await
+            .into_parts();
         let key = format!("{method} {}", route.path);
         let want = expected
             .get(key.as_str())
@@ -316,36 +359,39 @@ fn every_route_requires_the_jwt_authorizer_with_the_right_scope() {
                 .iter()
                 .map(|s| s.as_str().unwrap())
                 .collect();
-            let want = if str_of(p, "Method") == "GET" {
-                "companies/read"
-            } else {
-                "companies/write"
-            };
-            assert_eq!(scopes, [want], "{id}.{name:?}");
+            let op = operation(&id);
+            assert_eq!(scopes, [op.scope.as_str()], "{id}.{name:?}");
+            if str_of(p, "Method") != "GET" {
+                assert_eq!(op.scope.as_str(), "companies/write", "{id} writes");
+            }
             checked += 1;
         }
     }
-    assert_eq!(checked, ROUTES.len());
+    assert_eq!(checked, routes().count());
 }
 
-/// Each function's policy grants exactly the actions listed in `functions/<name>/permissions.txt`,
-/// on the table or one of its indexes, and nothing with a wildcard.
+/// The registry's operation of a template function.
+fn operation(function_id: &str) -> &'static Operation {
+    OPERATIONS
+        .iter()
+        .find(|op| op.function_id() == function_id)
+        .unwrap_or_else(|| panic!("{function_id} is not in the operation registry"))
+}
+
+/// Each function's policy grants exactly the registry's grants of its operation, on the table
+/// or one of its indexes, and nothing with a wildcard.
 #[test]
 fn every_function_has_least_privilege() {
     let t = template();
-    for (id, props, binary) in functions(&t) {
-        let listed: BTreeSet<String> = std::fs::read_to_string(
-            root()
-                .join("functions")
-                .join(&binary)
-                .join("permissions.txt"),
-        )
-        .unwrap_or_else(|_| panic!("functions/{binary}/permissions.txt missing"))
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect();
+    for (id, props, _) in functions(&t) {
+        let listed: BTreeSet<String> = operation(&id)
+            .grants
+            .iter()
+            .map(|g| match g.on {
+                On::Table => format!("{} table", g.action),
+                On::Index(name) => format!("{} index/{name}", g.action),
+            })
+            .collect();
         let mut granted = BTreeSet::new();
         for policy in props
             .get("Policies")
@@ -381,7 +427,7 @@ fn every_function_has_least_privilege() {
         }
         assert_eq!(
             granted, listed,
-            "{id} grants other permissions than functions/{binary}/permissions.txt"
+            "{id} grants other permissions than its operation in the registry"
         );
     }
 }
@@ -436,11 +482,8 @@ fn every_function_is_traced_and_logs_json_to_a_retained_log_group() {
     let globals = get(get(&t, "Globals"), "Function");
     assert_eq!(str_of(globals, "Tracing"), "Active");
     assert_eq!(str_of(get(globals, "LoggingConfig"), "LogFormat"), "JSON");
-    let resources = get(&t, "Resources");
     for (id, _, _) in functions(&t) {
-        let group = resources
-            .as_mapping()
-            .unwrap()
+        let group = resources(&t)
             .values()
             .find(|r| {
                 r.get("Type").and_then(Value::as_str) == Some("AWS::Logs::LogGroup")
@@ -511,8 +554,7 @@ fn the_openapi_contract_covers_exactly_the_template_routes() {
             }
         }
     }
-    let routes: BTreeSet<_> = ROUTES
-        .iter()
+    let routes: BTreeSet<_> = routes()
         .map(|r| (r.method.to_owned(), r.path.to_owned()))
         .collect();
     assert_eq!(documented, routes);
@@ -533,4 +575,80 @@ fn the_openapi_contract_covers_exactly_the_template_routes() {
     .collect();
     let registry: Vec<&str> = companies::banks::all().map(|b| b.code.as_str()).collect();
     assert_eq!(codes, registry);
+}
+
+/// Every function of the registry has an alarm on its errors and one on its throttles, sent to
+/// the alarm topic.
+#[test]
+fn every_function_has_error_and_throttle_alarms() {
+    let t = template();
+    for op in OPERATIONS {
+        let id = op.function_id();
+        for metric in ["Errors", "Throttles"] {
+            let alarm = resources(&t)
+                .values()
+                .find(|r| {
+                    r.get("Type").and_then(Value::as_str) == Some("AWS::CloudWatch::Alarm")
+                        && r["Properties"].get("MetricName").and_then(Value::as_str) == Some(metric)
+                        && r["Properties"]
+                            .get("Dimensions")
+                            .is_some_and(|d| cfn(&d[0]["Value"]) == format!("!Sub ${{{id}}}"))
+                })
+                .unwrap_or_else(|| panic!("{id} has no {metric} alarm"));
+            let p = get(alarm, "Properties");
+            assert_eq!(
+                cfn(get(p, "AlarmActions")),
+                "[!If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]]"
+            );
+            assert_eq!(str_of(p, "Namespace"), "AWS/Lambda");
+        }
+    }
+}
+
+/// Every function of the registry is on each per-function widget of the dashboard.
+#[test]
+fn every_function_is_on_the_dashboard() {
+    let t = template();
+    let dashboard = resources(&t).get("Dashboard").expect("no Dashboard");
+    let body = cfn(get(get(dashboard, "Properties"), "DashboardBody"));
+    let body = body.strip_prefix("!Sub ").unwrap();
+    for title in [
+        "Function errors",
+        "Function throttles",
+        "Function duration p99",
+    ] {
+        let start = body
+            .find(&format!("\"title\": \"{title}\""))
+            .unwrap_or_else(|| panic!("no widget {title}"));
+        let widget = &body[start..];
+        let widget = &widget[..widget.find("}},").unwrap_or(widget.len())];
+        for op in OPERATIONS {
+            assert!(
+                widget.contains(&format!("${{{}}}", op.function_id())),
+                "{} is missing from the dashboard widget {title}",
+                op.name
+            );
+        }
+    }
+}
+
+/// Every operation's crate has a thin main naming its function, and no stray crates exist.
+#[test]
+fn every_operation_has_its_crate_and_nothing_else_does() {
+    let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let names: BTreeSet<String> = OPERATIONS.iter().map(|op| op.name.to_owned()).collect();
+    assert_eq!(crates, names);
+    for op in OPERATIONS {
+        let main =
+            std::fs::read_to_string(root().join("functions").join(op.name).join("src/main.rs"))
+                .unwrap();
+        assert!(
+            main.contains(&format!("\"{}\"", op.name)),
+            "functions/{}/src/main.rs does not name its function",
+            op.name
+        );
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use companies::http::IntoResponse;
 use companies::model::{input, now, Company};
 use companies::routes::{self, Resolved};
 use companies::store::{CompanyCreator, DynamoStore, MemoryStore, StoreError};
@@ -68,7 +69,9 @@ pub async fn run(args: &[String]) -> Result<String, String> {
         // Parsing the event is part of the overhead: the runtime hands the handler raw JSON.
         let started = Instant::now();
         let request = lambda_http::request::from_str(&event).map_err(|e| e.to_string())?;
-        let response = routes::dispatch(&store, route.function, request).await;
+        let (response, _) = routes::dispatch(&store, route.function, request)
+            .await
+            .into_parts();
         let took = started.elapsed().as_secs_f64() * 1e6;
         status = response.status().as_u16();
         if i >= iterations / 10 {

@@ -1,36 +1,20 @@
 //! A company's bank accounts, one at a time. Each change is a new version of the company,
-//! written with the same conditional read-modify-write as a company update.
+//! written through the same write path as a company update.
 
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
-use super::companies::replay_if_used;
-use super::{modify_company, respond};
-use crate::http::idempotency::{Idempotency, StoredAnswer};
-use crate::http::request::{json_object, merge_patch, path_id, IfMatch};
+use super::write::{no_record, write, WriteError};
+use super::{replay_if_used, Handled, JSON, MERGE_PATCH};
+use crate::http::idempotency::{self, Idempotency};
+use crate::http::request::{merge_patch, path_id, IfMatch, JsonBody};
 use crate::http::{empty, json, with_header, Problem};
-use crate::model::input::{self, MAX_BANK_ACCOUNTS};
-use crate::model::{now, AccountChangeError, BankAccount, BankAccountInput, Company, FieldError};
-use crate::store::{CompanyReader, CompanyUpdater, IdempotencyReader};
+use crate::model::{input, now, BankAccount, BankAccountInput, Company, FieldError};
+use crate::store::{CompanyReader, CompanyUpdater, IdempotencyReader, StoreError, StoredAnswer};
 
-const JSON: &[&str] = &["application/json"];
-const MERGE_PATCH: &[&str] = &["application/merge-patch+json", "application/json"];
-
-impl From<AccountChangeError> for Problem {
-    fn from(err: AccountChangeError) -> Self {
-        match err {
-            AccountChangeError::NotFound => {
-                Problem::not_found("No bank account with that id on this company.")
-            }
-            AccountChangeError::Duplicate(existing) => Problem::duplicate_account(existing),
-            AccountChangeError::TooMany => Problem::too_many_accounts(MAX_BANK_ACCOUNTS),
-        }
-    }
-}
-
-fn validated(doc: Map<String, Value>) -> Result<BankAccountInput, Problem> {
+fn validated(doc: serde_json::Map<String, Value>) -> Result<BankAccountInput, Problem> {
     let mut errors = Vec::new();
     match input::bank_account(&Value::Object(doc), "", &mut errors) {
         Some(account) if errors.is_empty() => Ok(account),
@@ -64,29 +48,22 @@ fn target(req: &Request) -> Result<Target, Problem> {
 pub async fn add_bank_account<S: CompanyReader + CompanyUpdater + IdempotencyReader>(
     store: &S,
     req: Request,
-) -> Response<Body> {
-    respond(add(store, &req).await)
-}
-
-async fn add<S: CompanyReader + CompanyUpdater + IdempotencyReader>(
-    store: &S,
-    req: &Request,
-) -> Result<Response<Body>, Problem> {
-    let id = path_id(req, "id", "company")?;
+) -> Handled {
+    let id = path_id(&req, "id", "company")?;
     let if_match = IfMatch::from_headers(req.headers())?;
-    let doc = json_object(req, JSON)?;
-    let idempotency = Idempotency::from_request(req, &doc)?;
+    let body = JsonBody::read(&req, JSON)?;
+    let idempotency = Idempotency::from_request(&req, &body.doc)?;
     if let Some(replayed) = replay_if_used(store, idempotency.as_ref()).await? {
         return Ok(replayed);
     }
-    let account = validated(doc)?;
+    let account = validated(body.doc)?;
     let answer = |company: &Company, added: &BankAccount| StoredAnswer {
         status: StatusCode::CREATED.as_u16(),
         location: Some(format!("/companies/{id}/bank-accounts/{}", added.id)),
         etag: Some(company.etag()),
         body: serde_json::to_string(added).unwrap_or_default(),
     };
-    let result = modify_company(
+    let written = write(
         store,
         id,
         if_match.as_ref(),
@@ -98,47 +75,37 @@ async fn add<S: CompanyReader + CompanyUpdater + IdempotencyReader>(
         },
     )
     .await;
-    let (company, added) = match result {
+    let (company, added) = match written {
         Ok(done) => done,
-        Err(p) if p.kind == Problem::idempotency_in_flight().kind => {
+        Err(WriteError::Store(StoreError::IdempotencyKeyTaken)) => {
             // A concurrent request with the same key won: answer as it did.
-            return replay_if_used(store, idempotency.as_ref()).await?.ok_or(p);
+            return replay_if_used(store, idempotency.as_ref())
+                .await?
+                .ok_or_else(Problem::idempotency_in_flight);
         }
-        Err(p) => return Err(p),
+        Err(e) => return Err(e.into()),
     };
     tracing::info!(company_id = %id, account_id = %added.id, account = %added.account_number.masked(), "bank account added");
-    Ok(answer(&company, &added).response())
+    Ok(idempotency::response(&answer(&company, &added)))
 }
 
 /// `PATCH /companies/{id}/bank-accounts/{account_id}` (JSON Merge Patch of the account fields)
 pub async fn update_bank_account<S: CompanyReader + CompanyUpdater>(
     store: &S,
     req: Request,
-) -> Response<Body> {
-    respond(update(store, &req).await)
-}
-
-async fn update<S: CompanyReader + CompanyUpdater>(
-    store: &S,
-    req: &Request,
-) -> Result<Response<Body>, Problem> {
-    let t = target(req)?;
-    let patch = json_object(req, MERGE_PATCH)?;
+) -> Handled {
+    let t = target(&req)?;
+    let patch = JsonBody::read(&req, MERGE_PATCH)?.doc;
     // Names are checked before merging: `{"x": null}` would otherwise vanish in the merge.
     let unknown: Vec<FieldError> = patch
         .keys()
         .filter(|k| !input::ACCOUNT_FIELDS.contains(&k.as_str()))
-        .map(|k| {
-            FieldError::new(
-                k.chars().take(64).collect::<String>(),
-                "is not a field of a bank account",
-            )
-        })
+        .map(|k| FieldError::new(input::field_name(k), "is not a field of a bank account"))
         .collect();
     if !unknown.is_empty() {
         return Err(Problem::validation(unknown));
     }
-    let (company, changed) = modify_company(
+    let (company, changed) = write(
         store,
         t.company,
         t.if_match.as_ref(),
@@ -146,7 +113,7 @@ async fn update<S: CompanyReader + CompanyUpdater>(
             let doc = merge_patch(current.account(t.account)?.to_document(), &patch);
             Ok(current.with_account_replaced(t.account, &validated(doc)?, now())?)
         },
-        |_, _| None,
+        no_record,
     )
     .await?;
     Ok(account_response(StatusCode::OK, &company, &changed))
@@ -156,21 +123,14 @@ async fn update<S: CompanyReader + CompanyUpdater>(
 pub async fn delete_bank_account<S: CompanyReader + CompanyUpdater>(
     store: &S,
     req: Request,
-) -> Response<Body> {
-    respond(delete(store, &req).await)
-}
-
-async fn delete<S: CompanyReader + CompanyUpdater>(
-    store: &S,
-    req: &Request,
-) -> Result<Response<Body>, Problem> {
-    let t = target(req)?;
-    let (company, ()) = modify_company(
+) -> Handled {
+    let t = target(&req)?;
+    let (company, ()) = write(
         store,
         t.company,
         t.if_match.as_ref(),
         |current| Ok((current.without_account(t.account, now())?, ())),
-        |_, _| None,
+        no_record,
     )
     .await?;
     Ok(with_header(

@@ -1,16 +1,14 @@
 //! `GET /banks` and `GET /banks/{code}`: the embedded Brazilian bank registry. No store.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Request, RequestExt};
 use serde::Serialize;
 
-use super::respond;
+use super::Handled;
 use crate::banks::{self, Bank};
 use crate::http::request::query;
 use crate::http::{json, Problem};
-
-/// Longest search text accepted, in characters.
-pub const MAX_QUERY_CHARS: usize = 100;
+use crate::model::limits::MAX_QUERY_CHARS;
 
 #[derive(Serialize)]
 struct BankList<'a> {
@@ -19,11 +17,8 @@ struct BankList<'a> {
 
 /// `GET /banks?q=…` (code, ISPB or part of the name, case- and accent-insensitive) and
 /// `GET /banks/{code}`.
-pub async fn get_banks(req: Request) -> Response<Body> {
-    respond(banks(&req))
-}
-
-fn banks(req: &Request) -> Result<Response<Body>, Problem> {
+pub async fn get_banks(req: Request) -> Handled {
+    let req = &req;
     if let Some(code) = req.path_parameters_ref().and_then(|p| p.first("code")) {
         query(req, &[])?;
         return banks::by_code(code)

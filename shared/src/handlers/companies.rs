@@ -3,20 +3,18 @@
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
-use super::{company_not_found, modify_company, respond, MAX_WRITE_ATTEMPTS};
-use crate::http::idempotency::{Idempotency, StoredAnswer};
-use crate::http::request::{json_object, merge_patch, number_text, path_id, query, IfMatch};
+use super::write::{no_record, write, Deleted};
+use super::{replay_if_used, Handled, JSON, MERGE_PATCH};
+use crate::http::idempotency::{self, Idempotency};
+use crate::http::request::{merge_patch, path_id, query, IfMatch, JsonBody};
 use crate::http::{cursor, empty, json, with_header, Problem};
 use crate::model::{input, now, Cnpj, Company, CompanyInput, FieldError};
 use crate::store::{
     CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater,
-    IdempotencyReader, StoreError,
+    IdempotencyReader, StoreError, StoredAnswer,
 };
 
-const JSON: &[&str] = &["application/json"];
-const MERGE_PATCH: &[&str] = &["application/merge-patch+json", "application/json"];
 /// Page size bounds for listing.
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
@@ -26,12 +24,10 @@ pub(super) fn company_response(status: StatusCode, company: &Company) -> Respons
 }
 
 /// Validates a whole document under the create rules (a numeric `declared_billing` read from
-/// `billing_text`, its exact source); duplicates are a conflict.
-fn validated(
-    doc: &Map<String, Value>,
-    billing_text: Option<&str>,
-) -> Result<CompanyInput, Problem> {
-    let input = input::company_with(doc, billing_text).map_err(Problem::validation)?;
+/// its exact source text); duplicate accounts are a conflict.
+fn validated(body: &JsonBody) -> Result<CompanyInput, Problem> {
+    let input = input::company_with(&body.doc, body.number_text("declared_billing"))
+        .map_err(Problem::validation)?;
     let duplicates = input.duplicate_accounts();
     if duplicates.is_empty() {
         Ok(input)
@@ -44,40 +40,19 @@ fn validated(
 pub async fn create_company<S: CompanyCreator + IdempotencyReader>(
     store: &S,
     req: Request,
-) -> Response<Body> {
-    respond(create(store, &req).await)
-}
-
-/// Replays the stored answer for a key already used, if there is one.
-pub(super) async fn replay_if_used<S: IdempotencyReader>(
-    store: &S,
-    idempotency: Option<&Idempotency>,
-) -> Result<Option<Response<Body>>, Problem> {
-    let Some(idem) = idempotency else {
-        return Ok(None);
-    };
-    match store.idempotency_record(idem.key()).await? {
-        Some(record) => idem.replay(&record).map(Some),
-        None => Ok(None),
-    }
-}
-
-async fn create<S: CompanyCreator + IdempotencyReader>(
-    store: &S,
-    req: &Request,
-) -> Result<Response<Body>, Problem> {
-    let doc = json_object(req, JSON)?;
-    let idempotency = Idempotency::from_request(req, &doc)?;
+) -> Handled {
+    let body = JsonBody::read(&req, JSON)?;
+    let idempotency = Idempotency::from_request(&req, &body.doc)?;
     if let Some(replayed) = replay_if_used(store, idempotency.as_ref()).await? {
         return Ok(replayed);
     }
-    let billing = number_text(req, "declared_billing");
-    let company = Company::create(validated(&doc, billing.as_deref())?, now());
+    let company = Company::create(validated(&body)?, now());
     let answer = StoredAnswer {
         status: StatusCode::CREATED.as_u16(),
         location: Some(format!("/companies/{}", company.id)),
         etag: Some(company.etag()),
-        body: serde_json::to_string(&company).map_err(|_| Problem::internal())?,
+        body: serde_json::to_string(&company)
+            .map_err(|e| Problem::internal().caused_by(e.to_string()))?,
     };
     let record = idempotency.as_ref().map(|i| i.record(&answer));
     match store.create(&company, record.as_ref()).await {
@@ -91,19 +66,15 @@ async fn create<S: CompanyCreator + IdempotencyReader>(
         Err(e) => return Err(e.into()),
     }
     tracing::info!(company_id = %company.id, accounts = company.bank_accounts.len(), "company created");
-    Ok(answer.response())
+    Ok(idempotency::response(&answer))
 }
 
 /// `GET /companies/{id}`
-pub async fn get_company<S: CompanyReader>(store: &S, req: Request) -> Response<Body> {
-    respond(get(store, &req).await)
-}
-
-async fn get<S: CompanyReader>(store: &S, req: &Request) -> Result<Response<Body>, Problem> {
-    let id = path_id(req, "id", "company")?;
+pub async fn get_company<S: CompanyReader>(store: &S, req: Request) -> Handled {
+    let id = path_id(&req, "id", "company")?;
     match store.get(id).await? {
         Some(company) => Ok(company_response(StatusCode::OK, &company)),
-        None => Err(company_not_found()),
+        None => Err(Problem::company_not_found()),
     }
 }
 
@@ -114,18 +85,8 @@ struct ListBody<'a> {
 }
 
 /// `GET /companies?limit=N&cursor=C` and `GET /companies?tax_id=…`
-pub async fn list_companies<S: CompanyLister + CompanyReader>(
-    store: &S,
-    req: Request,
-) -> Response<Body> {
-    respond(list(store, &req).await)
-}
-
-async fn list<S: CompanyLister + CompanyReader>(
-    store: &S,
-    req: &Request,
-) -> Result<Response<Body>, Problem> {
-    let params = query(req, &["limit", "cursor", "tax_id"])?;
+pub async fn list_companies<S: CompanyLister + CompanyReader>(store: &S, req: Request) -> Handled {
+    let params = query(&req, &["limit", "cursor", "tax_id"])?;
     if let Some(tax_id) = params.get("tax_id") {
         if params.len() > 1 {
             return Err(Problem::bad_request(
@@ -174,17 +135,9 @@ async fn list<S: CompanyLister + CompanyReader>(
     Ok(json(StatusCode::OK, &body))
 }
 
-/// `PATCH /companies/{id}` (JSON Merge Patch) and `PUT /companies/{id}` (full replacement).
-pub async fn update_company<S: CompanyReader + CompanyUpdater>(
-    store: &S,
-    req: Request,
-) -> Response<Body> {
-    respond(update(store, &req).await)
-}
-
 enum Change {
-    /// A merge patch, with the exact text of a numeric `declared_billing` in it.
-    Patch(Map<String, Value>, Option<String>),
+    /// A merge patch (with the exact text of a numeric `declared_billing` in it).
+    Patch(JsonBody),
     Replace(Box<CompanyInput>),
 }
 
@@ -192,81 +145,50 @@ impl Change {
     fn apply(&self, current: &Company) -> Result<CompanyInput, Problem> {
         match self {
             Change::Replace(input) => Ok(input.as_ref().clone()),
-            Change::Patch(patch, billing) => validated(
-                &merge_patch(current.to_document(), patch),
-                billing.as_deref(),
-            ),
+            Change::Patch(patch) => {
+                validated(&patch.with_doc(merge_patch(current.to_document(), &patch.doc)))
+            }
         }
     }
 }
 
-async fn update<S: CompanyReader + CompanyUpdater>(
-    store: &S,
-    req: &Request,
-) -> Result<Response<Body>, Problem> {
-    let id = path_id(req, "id", "company")?;
+/// `PATCH /companies/{id}` (JSON Merge Patch) and `PUT /companies/{id}` (full replacement).
+pub async fn update_company<S: CompanyReader + CompanyUpdater>(store: &S, req: Request) -> Handled {
+    let id = path_id(&req, "id", "company")?;
     let if_match = IfMatch::from_headers(req.headers())?;
     let change = if req.method() == Method::PATCH {
-        let patch = json_object(req, MERGE_PATCH)?;
+        let patch = JsonBody::read(&req, MERGE_PATCH)?;
         let mut errors = Vec::new();
-        input::check_top_level_fields(&patch, &mut errors);
+        input::check_top_level_fields(&patch.doc, &mut errors);
         if !errors.is_empty() {
             return Err(Problem::validation(errors));
         }
-        Change::Patch(patch, number_text(req, "declared_billing"))
+        Change::Patch(patch)
     } else {
-        let doc = json_object(req, JSON)?;
-        Change::Replace(Box::new(validated(
-            &doc,
-            number_text(req, "declared_billing").as_deref(),
-        )?))
+        Change::Replace(Box::new(validated(&JsonBody::read(&req, JSON)?)?))
     };
-    let (next, ()) = modify_company(
+    let (next, ()) = write(
         store,
         id,
         if_match.as_ref(),
         |current| Ok((current.replaced_by(change.apply(current)?, now()), ())),
-        |_, _| None,
+        no_record,
     )
     .await?;
     Ok(company_response(StatusCode::OK, &next))
 }
 
 /// `DELETE /companies/{id}`
-pub async fn delete_company<S: CompanyReader + CompanyDeleter>(
-    store: &S,
-    req: Request,
-) -> Response<Body> {
-    respond(delete(store, &req).await)
-}
-
-async fn delete<S: CompanyReader + CompanyDeleter>(
-    store: &S,
-    req: &Request,
-) -> Result<Response<Body>, Problem> {
-    let id = path_id(req, "id", "company")?;
+pub async fn delete_company<S: CompanyReader + CompanyDeleter>(store: &S, req: Request) -> Handled {
+    let id = path_id(&req, "id", "company")?;
     let if_match = IfMatch::from_headers(req.headers())?;
-    for _ in 0..MAX_WRITE_ATTEMPTS {
-        let current = store.get(id).await?.ok_or_else(company_not_found)?;
-        if if_match
-            .as_ref()
-            .is_some_and(|m| !m.matches(current.version))
-        {
-            return Err(Problem::precondition_failed());
-        }
-        match store.delete(&current).await {
-            Ok(()) => {
-                tracing::info!(company_id = %id, "company deleted");
-                return Ok(empty(StatusCode::NO_CONTENT));
-            }
-            Err(StoreError::VersionConflict)
-                if if_match.as_ref().is_some_and(IfMatch::is_pinned) =>
-            {
-                return Err(Problem::precondition_failed())
-            }
-            Err(StoreError::VersionConflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Problem::edit_conflict())
+    write(
+        store,
+        id,
+        if_match.as_ref(),
+        |_| Ok((Deleted, ())),
+        no_record,
+    )
+    .await?;
+    Ok(empty(StatusCode::NO_CONTENT))
 }

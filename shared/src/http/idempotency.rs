@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::Problem;
-use crate::store::{unix_now, IdempotencyRecord};
+use crate::store::{unix_now, IdempotencyRecord, StoredAnswer};
 
 /// How long a key is remembered.
 pub const TTL_SECONDS: i64 = 24 * 60 * 60;
@@ -103,10 +103,7 @@ impl Idempotency {
         IdempotencyRecord {
             key: self.key.clone(),
             fingerprint: self.fingerprint.clone(),
-            status: answer.status,
-            location: answer.location.clone(),
-            etag: answer.etag.clone(),
-            body: answer.body.clone(),
+            answer: answer.clone(),
             expires_at: unix_now() + TTL_SECONDS,
         }
     }
@@ -116,13 +113,7 @@ impl Idempotency {
         if record.fingerprint != self.fingerprint {
             return Err(Problem::idempotency_key_reused());
         }
-        let answer = StoredAnswer {
-            status: record.status,
-            location: record.location.clone(),
-            etag: record.etag.clone(),
-            body: record.body.clone(),
-        };
-        let mut response = answer.response();
+        let mut response = response(&record.answer);
         response.headers_mut().insert(
             HeaderName::from_static(REPLAYED),
             HeaderValue::from_static("true"),
@@ -131,34 +122,25 @@ impl Idempotency {
     }
 }
 
-/// A JSON answer as it is sent and as it is stored for replays.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredAnswer {
-    pub status: u16,
-    pub location: Option<String>,
-    pub etag: Option<String>,
-    pub body: String,
-}
-
-impl StoredAnswer {
-    pub fn response(&self) -> Response<Body> {
-        let mut response = Response::new(Body::Text(self.body.clone()));
-        *response.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        for (name, value) in [
-            (header::LOCATION, &self.location),
-            (header::ETAG, &self.etag),
-        ] {
-            if let Some(v) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
-                headers.insert(name, v);
-            }
+/// The response a stored answer stands for: the same status, headers and body as when it was
+/// first sent.
+pub fn response(answer: &StoredAnswer) -> Response<Body> {
+    let mut response = Response::new(Body::Text(answer.body.clone()));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    for (name, value) in [
+        (header::LOCATION, &answer.location),
+        (header::ETAG, &answer.etag),
+    ] {
+        if let Some(v) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(name, v);
         }
-        response
     }
+    response
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@ use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use crate::model::FieldError;
+use crate::model::{AccountChangeError, FieldError};
+use crate::store::StoreError;
 
-/// An error answer. Its text is written for clients; internal details never go in it.
+/// An error answer. Its text is written for clients; internal details never go in it: they
+/// ride along in `cause`, which the runner logs (`telemetry::observe`) and never sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub status: StatusCode,
@@ -15,8 +17,10 @@ pub struct Problem {
     pub title: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
-    pub retry_after: Option<u32>,
-    pub allow: Option<String>,
+    pub retry_after: Option<u16>,
+    pub allow: Option<Box<str>>,
+    /// What went wrong inside, for the log line of the request; never part of the response.
+    pub cause: Option<Box<str>>,
 }
 
 #[derive(Serialize)]
@@ -45,7 +49,18 @@ impl Problem {
             errors: Vec::new(),
             retry_after: None,
             allow: None,
+            cause: None,
         }
+    }
+
+    /// The same problem, with the internal cause to log beside it.
+    pub fn caused_by(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into().into_boxed_str());
+        self
+    }
+
+    pub fn company_not_found() -> Self {
+        Self::not_found("No company with that id.")
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -97,7 +112,7 @@ impl Problem {
             "Method Not Allowed",
             format!("This resource supports: {allow}."),
         );
-        p.allow = Some(allow);
+        p.allow = Some(allow.into_boxed_str());
         p
     }
 
@@ -221,6 +236,7 @@ impl Problem {
         )
     }
 
+    /// The problem+json response. The cause stays behind.
     pub fn into_response(self) -> Response<Body> {
         let body = Body9457 {
             kind: self.kind,
@@ -244,5 +260,64 @@ impl Problem {
             headers.insert(header::ALLOW, allow);
         }
         resp
+    }
+}
+
+impl From<StoreError> for Problem {
+    /// A store failure the handler did not handle itself.
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => Problem::company_not_found(),
+            StoreError::TaxIdTaken(holder) => Problem::tax_id_taken(holder),
+            StoreError::IdempotencyKeyTaken => Problem::idempotency_in_flight(),
+            StoreError::VersionConflict => Problem::precondition_failed(),
+            StoreError::AlreadyExists => {
+                Problem::internal().caused_by("generated id collided with an existing company")
+            }
+            StoreError::Unavailable(detail) => {
+                Problem::unavailable().caused_by(format!("store unavailable: {detail}"))
+            }
+            StoreError::Internal(detail) => {
+                Problem::internal().caused_by(format!("store failure: {detail}"))
+            }
+        }
+    }
+}
+
+impl From<AccountChangeError> for Problem {
+    fn from(err: AccountChangeError) -> Self {
+        match err {
+            AccountChangeError::NotFound => {
+                Problem::not_found("No bank account with that id on this company.")
+            }
+            AccountChangeError::Duplicate(existing) => Problem::duplicate_account(existing),
+            AccountChangeError::TooMany => {
+                Problem::too_many_accounts(crate::model::limits::MAX_BANK_ACCOUNTS)
+            }
+        }
+    }
+}
+
+/// What a handler may return: a response, or a problem the runner turns into one.
+pub trait IntoResponse {
+    /// The response, and the internal cause of a problem (for the log line), if any.
+    fn into_parts(self) -> (Response<Body>, Option<Box<str>>);
+}
+
+impl IntoResponse for Response<Body> {
+    fn into_parts(self) -> (Response<Body>, Option<Box<str>>) {
+        (self, None)
+    }
+}
+
+impl IntoResponse for Result<Response<Body>, Problem> {
+    fn into_parts(self) -> (Response<Body>, Option<Box<str>>) {
+        match self {
+            Ok(response) => (response, None),
+            Err(mut problem) => {
+                let cause = problem.cause.take();
+                (problem.into_response(), cause)
+            }
+        }
     }
 }

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use lambda_http::http::{header, HeaderMap};
 use lambda_http::{Body, Request, RequestExt};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -67,32 +69,86 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
     Some(essence)
 }
 
-/// Reads the body as a JSON object, after checking its size and media type.
-pub fn json_object(req: &Request, accepted: &[&str]) -> Result<Map<String, Value>, Problem> {
-    let bytes = body_bytes(req);
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(Problem::payload_too_large(MAX_BODY_BYTES));
+/// Top-level fields whose JSON numbers are read from their exact source text (money never
+/// passes through a float).
+pub const EXACT_NUMBER_FIELDS: &[&str] = &["declared_billing"];
+
+/// A request body read once: the JSON object, and the exact source text of each numeric
+/// [`EXACT_NUMBER_FIELDS`] entry in it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JsonBody {
+    pub doc: Map<String, Value>,
+    exact: HashMap<String, String>,
+}
+
+impl JsonBody {
+    /// Reads the body as a JSON object, after checking its size and media type.
+    pub fn read(req: &Request, accepted: &[&str]) -> Result<JsonBody, Problem> {
+        let bytes = body_bytes(req);
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(Problem::payload_too_large(MAX_BODY_BYTES));
+        }
+        match media_type(req.headers()) {
+            Some(m) if accepted.contains(&m.as_str()) => {}
+            _ => return Err(Problem::unsupported_media_type(&accepted.join(" or "))),
+        }
+        match serde_json::from_slice::<JsonBody>(bytes) {
+            Ok(body) => Ok(body),
+            // Valid JSON of another kind: say what is wanted; anything else is malformed.
+            Err(e) if e.is_data() && serde_json::from_slice::<IgnoredAny>(bytes).is_ok() => Err(
+                Problem::bad_request("The request body must be a JSON object."),
+            ),
+            Err(_) => Err(Problem::malformed_json()),
+        }
     }
-    match media_type(req.headers()) {
-        Some(m) if accepted.contains(&m.as_str()) => {}
-        _ => return Err(Problem::unsupported_media_type(&accepted.join(" or "))),
+
+    /// Another document with the exact number texts of this one (a merge patch's result).
+    pub fn with_doc(&self, doc: Map<String, Value>) -> JsonBody {
+        JsonBody {
+            doc,
+            exact: self.exact.clone(),
+        }
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|_| Problem::malformed_json())?;
-    match value {
-        Value::Object(object) => Ok(object),
-        _ => Err(Problem::bad_request(
-            "The request body must be a JSON object.",
-        )),
+
+    /// The exact text of the top-level field `key` when it is a JSON number and one of
+    /// [`EXACT_NUMBER_FIELDS`].
+    pub fn number_text(&self, key: &str) -> Option<&str> {
+        self.exact.get(key).map(String::as_str)
     }
 }
 
-/// The exact source text of the top-level field `key` when it is a JSON number, so money
-/// never passes through a float. Call after [`json_object`] accepted the body.
-pub fn number_text(req: &Request, key: &str) -> Option<String> {
-    let raw: HashMap<String, &RawValue> = serde_json::from_slice(body_bytes(req)).ok()?;
-    let text = raw.get(key)?.get();
-    text.starts_with(|c: char| c == '-' || c.is_ascii_digit())
-        .then(|| text.to_owned())
+impl<'de> Deserialize<'de> for JsonBody {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = JsonBody;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonBody, A::Error> {
+                let mut body = JsonBody::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = if EXACT_NUMBER_FIELDS.contains(&key.as_str()) {
+                        let raw: &RawValue = map.next_value()?;
+                        let text = raw.get();
+                        if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+                            body.exact.insert(key.clone(), text.to_owned());
+                        } else {
+                            body.exact.remove(&key);
+                        }
+                        serde_json::from_str(text).map_err(serde::de::Error::custom)?
+                    } else {
+                        map.next_value()?
+                    };
+                    body.doc.insert(key, value);
+                }
+                Ok(body)
+            }
+        }
+        d.deserialize_map(Fields)
+    }
 }
 
 /// Applies a JSON Merge Patch object (RFC 7396) to a document object.
@@ -217,6 +273,7 @@ mod tests {
     #[test]
     fn body_checks_size_then_type_then_json() {
         let json = ["application/json"];
+        let json_object = |req: &Request, accepted: &[&str]| JsonBody::read(req, accepted);
         let status = |r: Result<_, Problem>| r.map(|_| 200).unwrap_or_else(|p| p.status.as_u16());
         assert_eq!(
             status(json_object(&request(Some("application/json"), "{}"), &json)),
@@ -270,11 +327,17 @@ mod tests {
             Some("application/json"),
             r#"{"declared_billing": 1235.6900000000001, "s": "1"}"#,
         );
+        let body = JsonBody::read(&req, &["application/json"]).unwrap();
         assert_eq!(
-            number_text(&req, "declared_billing").as_deref(),
+            body.number_text("declared_billing"),
             Some("1235.6900000000001")
         );
-        assert_eq!(number_text(&req, "s"), None);
-        assert_eq!(number_text(&req, "missing"), None);
+        assert_eq!(body.number_text("s"), None);
+        assert_eq!(body.number_text("missing"), None);
+        assert_eq!(body.doc["s"], "1");
+        let text = request(Some("application/json"), r#"{"declared_billing": "12.30"}"#);
+        let body = JsonBody::read(&text, &["application/json"]).unwrap();
+        assert_eq!(body.number_text("declared_billing"), None);
+        assert_eq!(body.doc["declared_billing"], "12.30");
     }
 }

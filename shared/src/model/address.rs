@@ -1,6 +1,10 @@
-//! Postal addresses. Brazilian ones (the default) must carry a valid UF and an 8-digit CEP.
+//! Postal addresses. Brazilian ones (the default) carry a [`Uf`] and a [`Cep`]; foreign ones a
+//! country code and free-text state and postal code. An [`Address`] read from anywhere (a
+//! client, the table) has passed the same validation.
 
 use serde::{Deserialize, Serialize};
+
+use super::input;
 
 /// The 27 federative units of Brazil.
 pub const UFS: [&str; 27] = [
@@ -8,47 +12,175 @@ pub const UFS: [&str; 27] = [
     "PI", "PR", "RJ", "RN", "RO", "RR", "RS", "SC", "SE", "SP", "TO",
 ];
 
-/// A validated address. Built only by [`crate::model::input`] or read back from the store.
+/// A Brazilian state code (UF), upper-case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Uf(String);
+
+impl Uf {
+    /// Validates a UF (case-insensitive).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let up = s.trim().to_ascii_uppercase();
+        if UFS.contains(&up.as_str()) {
+            Ok(Uf(up))
+        } else {
+            Err("must be a Brazilian state code (UF) such as \"SP\"".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A Brazilian postal code (CEP): 8 digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cep(String);
+
+impl Cep {
+    /// Validates a CEP (`01310-100` or `01310100`).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let digits: String = s.chars().filter(|c| *c != '-' && *c != '.').collect();
+        if s.len() <= 10 && digits.len() == 8 && digits.bytes().all(|c| c.is_ascii_digit()) {
+            Ok(Cep(digits))
+        } else {
+            Err("must be a CEP of 8 digits such as \"01310-100\"".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code, upper-case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CountryCode(String);
+
+impl CountryCode {
+    /// Validates a country code (case-insensitive).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let up = s.trim().to_ascii_uppercase();
+        if up.len() == 2 && up.bytes().all(|c| c.is_ascii_uppercase()) {
+            Ok(CountryCode(up))
+        } else {
+            Err("must be a two-letter ISO 3166-1 country code such as \"BR\"".into())
+        }
+    }
+
+    pub fn brazil() -> Self {
+        CountryCode("BR".into())
+    }
+
+    pub fn is_brazil(&self) -> bool {
+        self.0 == "BR"
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where an address is: in Brazil with a UF and CEP, or abroad with the country's own forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Region {
+    Brazil {
+        state: Uf,
+        postal_code: Cep,
+    },
+    Abroad {
+        country: CountryCode,
+        state: String,
+        postal_code: String,
+    },
+}
+
+/// A validated address. Serialised flat, as the API and the table hold it:
+/// `{street, number, complement, district, city, state, postal_code, country}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "AddressFields", into = "AddressFields")]
 pub struct Address {
     pub street: String,
     pub number: Option<String>,
     pub complement: Option<String>,
     pub district: Option<String>,
     pub city: String,
-    pub state: String,
-    pub postal_code: String,
-    pub country: String,
+    pub region: Region,
 }
 
-/// Validates a UF (case-insensitive) and returns it upper-cased.
-pub fn parse_uf(s: &str) -> Result<String, String> {
-    let up = s.trim().to_ascii_uppercase();
-    if UFS.contains(&up.as_str()) {
-        Ok(up)
-    } else {
-        Err("must be a Brazilian state code (UF) such as \"SP\"".into())
+impl Address {
+    pub fn state(&self) -> &str {
+        match &self.region {
+            Region::Brazil { state, .. } => state.as_str(),
+            Region::Abroad { state, .. } => state,
+        }
+    }
+
+    pub fn postal_code(&self) -> &str {
+        match &self.region {
+            Region::Brazil { postal_code, .. } => postal_code.as_str(),
+            Region::Abroad { postal_code, .. } => postal_code,
+        }
+    }
+
+    pub fn country(&self) -> &str {
+        match &self.region {
+            Region::Brazil { .. } => "BR",
+            Region::Abroad { country, .. } => country.as_str(),
+        }
     }
 }
 
-/// Validates a CEP (`01310-100` or `01310100`) and returns its 8 digits.
-pub fn parse_cep(s: &str) -> Result<String, String> {
-    let s = s.trim();
-    let digits: String = s.chars().filter(|c| *c != '-' && *c != '.').collect();
-    if s.len() <= 10 && digits.len() == 8 && digits.bytes().all(|c| c.is_ascii_digit()) {
-        Ok(digits)
-    } else {
-        Err("must be a CEP of 8 digits such as \"01310-100\"".into())
+/// The flat shape of an address on the wire and in the table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddressFields {
+    street: String,
+    number: Option<String>,
+    complement: Option<String>,
+    district: Option<String>,
+    city: String,
+    state: String,
+    postal_code: String,
+    country: String,
+}
+
+impl From<Address> for AddressFields {
+    fn from(a: Address) -> Self {
+        let (state, postal_code, country) = match a.region {
+            Region::Brazil { state, postal_code } => (state.0, postal_code.0, "BR".to_owned()),
+            Region::Abroad {
+                country,
+                state,
+                postal_code,
+            } => (state, postal_code, country.0),
+        };
+        AddressFields {
+            street: a.street,
+            number: a.number,
+            complement: a.complement,
+            district: a.district,
+            city: a.city,
+            state,
+            postal_code,
+            country,
+        }
     }
 }
 
-/// Validates an ISO 3166-1 alpha-2 country code (case-insensitive) and returns it upper-cased.
-pub fn parse_country(s: &str) -> Result<String, String> {
-    let up = s.trim().to_ascii_uppercase();
-    if up.len() == 2 && up.bytes().all(|c| c.is_ascii_uppercase()) {
-        Ok(up)
-    } else {
-        Err("must be a two-letter ISO 3166-1 country code such as \"BR\"".into())
+/// Read back from the table: the same validation as a client's address.
+impl TryFrom<AddressFields> for Address {
+    type Error = String;
+
+    fn try_from(fields: AddressFields) -> Result<Self, Self::Error> {
+        let value = serde_json::to_value(fields).map_err(|e| e.to_string())?;
+        let mut errors = Vec::new();
+        input::address(&value, &mut errors).ok_or_else(|| {
+            errors
+                .iter()
+                .map(|e| format!("{} {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
     }
 }
 
@@ -58,26 +190,44 @@ mod tests {
 
     #[test]
     fn uf_is_one_of_the_27() {
-        assert_eq!(parse_uf("sp").unwrap(), "SP");
-        assert_eq!(parse_uf("DF").unwrap(), "DF");
-        assert!(parse_uf("XX").is_err());
-        assert!(parse_uf("São Paulo").is_err());
-        assert!(parse_uf("").is_err());
+        assert_eq!(Uf::parse("sp").unwrap().as_str(), "SP");
+        assert_eq!(Uf::parse("DF").unwrap().as_str(), "DF");
+        assert!(Uf::parse("XX").is_err());
+        assert!(Uf::parse("São Paulo").is_err());
+        assert!(Uf::parse("").is_err());
     }
 
     #[test]
     fn cep_has_eight_digits() {
-        assert_eq!(parse_cep("01310-100").unwrap(), "01310100");
-        assert_eq!(parse_cep("01310100").unwrap(), "01310100");
-        assert!(parse_cep("1310-100").is_err());
-        assert!(parse_cep("01310-1000").is_err());
-        assert!(parse_cep("0131O-100").is_err());
+        assert_eq!(Cep::parse("01310-100").unwrap().as_str(), "01310100");
+        assert_eq!(Cep::parse("01310100").unwrap().as_str(), "01310100");
+        assert!(Cep::parse("1310-100").is_err());
+        assert!(Cep::parse("01310-1000").is_err());
+        assert!(Cep::parse("0131O-100").is_err());
     }
 
     #[test]
     fn country_is_two_letters() {
-        assert_eq!(parse_country("br").unwrap(), "BR");
-        assert!(parse_country("BRA").is_err());
-        assert!(parse_country("B1").is_err());
+        assert_eq!(CountryCode::parse("br").unwrap().as_str(), "BR");
+        assert!(CountryCode::parse("BRA").is_err());
+        assert!(CountryCode::parse("B1").is_err());
+    }
+
+    #[test]
+    fn an_invalid_stored_address_cannot_be_read() {
+        let stored = serde_json::json!({"street": "Rua A", "city": "Recife", "state": "XX",
+            "postal_code": "50000-000", "country": "BR", "number": null, "complement": null,
+            "district": null});
+        let err = serde_json::from_value::<Address>(stored).unwrap_err();
+        assert!(err.to_string().contains("address.state"), "{err}");
+        let good = serde_json::json!({"street": "Rua A", "city": "Recife", "state": "PE",
+            "postal_code": "50000000", "country": "BR", "number": null, "complement": null,
+            "district": null});
+        let a: Address = serde_json::from_value(good.clone()).unwrap();
+        assert_eq!(
+            (a.state(), a.postal_code(), a.country()),
+            ("PE", "50000000", "BR")
+        );
+        assert_eq!(serde_json::to_value(&a).unwrap(), good);
     }
 }

@@ -3,11 +3,32 @@
 use serde::{Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
+use super::limits::{MAX_ACCOUNT_DIGITS, MAX_AGENCY_DIGITS};
 use crate::banks;
+
+/// Value types read from anywhere (a client, the table) go through their `parse`.
+macro_rules! parsed_from_string {
+    ($($t:ty),*) => {$(
+        impl TryFrom<String> for $t {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                <$t>::parse(&s)
+            }
+        }
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.0
+            }
+        }
+    )*};
+}
+pub(crate) use parsed_from_string;
+
+parsed_from_string!(BankCode, Agency, AccountNumber);
 
 /// A three-digit COMPE code present in the embedded registry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(into = "String", try_from = "String")]
 pub struct BankCode(String);
 
 impl BankCode {
@@ -53,12 +74,12 @@ fn parse_digits_with_check(s: &str, max_digits: usize, what: &str) -> Result<Str
 
 /// A branch (agência) number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(into = "String", try_from = "String")]
 pub struct Agency(String);
 
 impl Agency {
     pub fn parse(s: &str) -> Result<Self, String> {
-        parse_digits_with_check(s, 5, "\"1290-0\"").map(Agency)
+        parse_digits_with_check(s, MAX_AGENCY_DIGITS, "\"1290-0\"").map(Agency)
     }
 
     pub fn as_str(&self) -> &str {
@@ -68,12 +89,12 @@ impl Agency {
 
 /// An account number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(into = "String", try_from = "String")]
 pub struct AccountNumber(String);
 
 impl AccountNumber {
     pub fn parse(s: &str) -> Result<Self, String> {
-        parse_digits_with_check(s, 20, "\"12345-6\"").map(AccountNumber)
+        parse_digits_with_check(s, MAX_ACCOUNT_DIGITS, "\"12345-6\"").map(AccountNumber)
     }
 
     pub fn as_str(&self) -> &str {
@@ -232,6 +253,15 @@ mod tests {
         assert_ne!(a("001", "1", "123").key(), a("237", "1", "123").key());
         assert_ne!(a("001", "1", "123").key(), a("001", "1", "123-4").key());
         assert_ne!(a("001", "1", "123").key(), a("001", "10", "123").key());
+    }
+
+    #[test]
+    fn invalid_values_cannot_be_deserialised() {
+        assert!(serde_json::from_str::<BankCode>("\"999\"").is_err());
+        assert!(serde_json::from_str::<Agency>("\"123456\"").is_err());
+        assert!(serde_json::from_str::<AccountNumber>("\"12 34\"").is_err());
+        let code: BankCode = serde_json::from_str("\"336\"").unwrap();
+        assert_eq!(serde_json::to_string(&code).unwrap(), "\"336\"");
     }
 
     #[test]

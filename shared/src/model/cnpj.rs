@@ -3,13 +3,18 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-/// A CNPJ whose check digits are correct, held as 14 characters without punctuation.
-/// `Deserialize` is for reading back what the store wrote; client input goes through `parse`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-#[serde(transparent)]
+use super::bank_account::parsed_from_string;
+use super::limits::MAX_CODE_TEXT_CHARS;
+
+/// A CNPJ whose check digits are correct, held as 14 characters without punctuation. Read from
+/// anywhere (a client, the table), it has gone through [`Cnpj::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct Cnpj(String);
+
+parsed_from_string!(Cnpj);
 
 const FIRST_WEIGHTS: [u32; 12] = [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2];
 const SECOND_WEIGHTS: [u32; 13] = [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2];
@@ -29,7 +34,7 @@ fn check_digit(chars: &[u8], weights: &[u32]) -> u8 {
 impl Cnpj {
     /// Parses a CNPJ, accepting the usual punctuation (`.`, `/`, `-`, spaces) and lower-case letters.
     pub fn parse(input: &str) -> Result<Self, String> {
-        if input.len() > 32 {
+        if input.len() > MAX_CODE_TEXT_CHARS {
             return Err("must have 14 characters".into());
         }
         let mut chars: Vec<u8> = Vec::with_capacity(14);
@@ -73,12 +78,6 @@ impl Cnpj {
 impl fmt::Display for Cnpj {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl Serialize for Cnpj {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
     }
 }
 
@@ -148,6 +147,13 @@ mod tests {
         ] {
             assert!(Cnpj::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn a_stored_cnpj_with_wrong_check_digits_cannot_be_read() {
+        assert!(serde_json::from_str::<Cnpj>("\"60746948000113\"").is_err());
+        let ok: Cnpj = serde_json::from_str("\"60746948000112\"").unwrap();
+        assert_eq!(serde_json::to_string(&ok).unwrap(), "\"60746948000112\"");
     }
 
     #[test]

@@ -4,14 +4,14 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::address::{parse_cep, parse_country, parse_uf, Address};
+use super::address::{Address, Cep, CountryCode, Region, Uf};
 use super::bank_account::{AccountNumber, Agency, BankAccountInput, BankCode};
+use super::limits::{
+    MAX_ADDRESS_LINE_CHARS, MAX_BANK_ACCOUNTS, MAX_CEP_TEXT_CHARS, MAX_CODE_TEXT_CHARS,
+    MAX_ECHOED_NAME_CHARS, MAX_FOREIGN_POSTAL_CODE_CHARS, MAX_HOUSE_NUMBER_CHARS, MAX_NAME_CHARS,
+    MAX_STREET_CHARS,
+};
 use super::{Cnpj, Money, Phone};
-
-/// The most bank accounts one company may hold.
-pub const MAX_BANK_ACCOUNTS: usize = 20;
-/// Longest company name, in characters, after trimming.
-pub const MAX_NAME_CHARS: usize = 150;
 
 /// One problem with one field of the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,8 +81,8 @@ pub fn check_top_level_fields(doc: &Map<String, Value>, errors: &mut Vec<FieldEr
 }
 
 /// Bounds the echo of a client-chosen field name in an error.
-fn field_name(key: &str) -> String {
-    key.chars().take(64).collect()
+pub fn field_name(key: &str) -> String {
+    key.chars().take(MAX_ECHOED_NAME_CHARS).collect()
 }
 
 /// `path.key`, or `key` at the top level.
@@ -189,7 +189,7 @@ fn phone(v: &Value, errors: &mut Vec<FieldError>) -> Option<Phone> {
             Some(n) => Phone::from_integer(n),
             None => Err("must be a positive whole number or a string".to_string()),
         },
-        Value::String(_) => return parsed(v, "phone", 32, Phone::parse, errors),
+        Value::String(_) => return parsed(v, "phone", MAX_CODE_TEXT_CHARS, Phone::parse, errors),
         _ => Err("must be a string or a number".to_string()),
     };
     result
@@ -210,7 +210,8 @@ fn money(v: &Value, number_text: Option<&str>, errors: &mut Vec<FieldError>) -> 
         .ok()
 }
 
-fn address(v: &Value, errors: &mut Vec<FieldError>) -> Option<Address> {
+/// Validates an address object found at `address` (what a client sends and the table holds).
+pub fn address(v: &Value, errors: &mut Vec<FieldError>) -> Option<Address> {
     let Some(obj) = v.as_object() else {
         errors.push(FieldError::new("address", "must be an object or null"));
         return None;
@@ -218,34 +219,59 @@ fn address(v: &Value, errors: &mut Vec<FieldError>) -> Option<Address> {
     let before = errors.len();
     unknown_fields(obj, &ADDRESS_FIELDS, "address", errors);
     let country = match present(obj, "country") {
-        Some(v) => parsed(v, "address.country", 2, parse_country, errors),
-        None => Some("BR".to_owned()),
+        Some(v) => parsed(v, "address.country", 2, CountryCode::parse, errors),
+        None => Some(CountryCode::brazil()),
     };
-    let brazilian = country.as_deref() == Some("BR");
     let opt = |key: &str, max: usize, errors: &mut Vec<FieldError>| {
         present(obj, key).and_then(|v| text(v, &format!("address.{key}"), max, errors))
     };
     let street = required(obj, "street", "address.street", errors)
-        .and_then(|v| text(v, "address.street", 200, errors));
-    let number = opt("number", 20, errors);
-    let complement = opt("complement", 100, errors);
-    let district = opt("district", 100, errors);
+        .and_then(|v| text(v, "address.street", MAX_STREET_CHARS, errors));
+    let number = opt("number", MAX_HOUSE_NUMBER_CHARS, errors);
+    let complement = opt("complement", MAX_ADDRESS_LINE_CHARS, errors);
+    let district = opt("district", MAX_ADDRESS_LINE_CHARS, errors);
     let city = required(obj, "city", "address.city", errors)
-        .and_then(|v| text(v, "address.city", 100, errors));
-    let state = required(obj, "state", "address.state", errors).and_then(|v| {
-        if brazilian {
-            parsed(v, "address.state", 32, parse_uf, errors)
-        } else {
-            text(v, "address.state", 100, errors)
+        .and_then(|v| text(v, "address.city", MAX_ADDRESS_LINE_CHARS, errors));
+    let state = required(obj, "state", "address.state", errors);
+    let postal_code = required(obj, "postal_code", "address.postal_code", errors);
+    let region = match country {
+        Some(country) if country.is_brazil() => {
+            let state = state
+                .and_then(|v| parsed(v, "address.state", MAX_CODE_TEXT_CHARS, Uf::parse, errors));
+            let postal_code = postal_code.and_then(|v| {
+                parsed(
+                    v,
+                    "address.postal_code",
+                    MAX_CEP_TEXT_CHARS,
+                    Cep::parse,
+                    errors,
+                )
+            });
+            state
+                .zip(postal_code)
+                .map(|(state, postal_code)| Region::Brazil { state, postal_code })
         }
-    });
-    let postal_code = required(obj, "postal_code", "address.postal_code", errors).and_then(|v| {
-        if brazilian {
-            parsed(v, "address.postal_code", 16, parse_cep, errors)
-        } else {
-            text(v, "address.postal_code", 20, errors)
+        country => {
+            let state =
+                state.and_then(|v| text(v, "address.state", MAX_ADDRESS_LINE_CHARS, errors));
+            let postal_code = postal_code.and_then(|v| {
+                text(
+                    v,
+                    "address.postal_code",
+                    MAX_FOREIGN_POSTAL_CODE_CHARS,
+                    errors,
+                )
+            });
+            match (country, state, postal_code) {
+                (Some(country), Some(state), Some(postal_code)) => Some(Region::Abroad {
+                    country,
+                    state,
+                    postal_code,
+                }),
+                _ => None,
+            }
         }
-    });
+    };
     if errors.len() > before {
         return None;
     }
@@ -255,9 +281,7 @@ fn address(v: &Value, errors: &mut Vec<FieldError>) -> Option<Address> {
         complement,
         district,
         city: city?,
-        state: state?,
-        postal_code: postal_code?,
-        country: country?,
+        region: region?,
     })
 }
 
@@ -328,8 +352,8 @@ pub fn company_with(
     let company_name = required(doc, "company_name", "company_name", &mut errors)
         .and_then(|v| text(v, "company_name", MAX_NAME_CHARS, &mut errors));
     let phone = required(doc, "phone", "phone", &mut errors).and_then(|v| phone(v, &mut errors));
-    let tax_id =
-        present(doc, "tax_id").and_then(|v| parsed(v, "tax_id", 32, Cnpj::parse, &mut errors));
+    let tax_id = present(doc, "tax_id")
+        .and_then(|v| parsed(v, "tax_id", MAX_CODE_TEXT_CHARS, Cnpj::parse, &mut errors));
     let address = present(doc, "address").and_then(|v| address(v, &mut errors));
     let declared_billing = required(doc, "declared_billing", "declared_billing", &mut errors)
         .and_then(|v| money(v, billing_text, &mut errors));
@@ -370,192 +394,4 @@ impl CompanyInput {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap()
-    }
-
-    fn fields(v: Value) -> Vec<String> {
-        let mut f: Vec<String> = company(&obj(v))
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
-        f.sort();
-        f
-    }
-
-    fn minimal() -> Value {
-        json!({"company_name": "  Acme  ", "phone": "11978235674", "declared_billing": 10})
-    }
-
-    #[test]
-    fn accepts_the_minimal_company() {
-        let c = company(&obj(minimal())).unwrap();
-        assert_eq!(c.company_name, "Acme");
-        assert_eq!(c.phone.as_str(), "+5511978235674");
-        assert_eq!(c.declared_billing.to_string(), "10.00");
-        assert!(c.tax_id.is_none() && c.address.is_none() && c.bank_accounts.is_empty());
-    }
-
-    #[test]
-    fn accepts_a_full_company() {
-        let c = company(&obj(json!({
-            "company_name": "My Company", "phone": 5511978235674_u64, "tax_id": "60.746.948/0001-12",
-            "declared_billing": "1235.69",
-            "address": {"street": "Av. Paulista", "number": "1000", "city": "São Paulo", "state": "sp",
-                        "postal_code": "01310-100"},
-            "bank_accounts": [{"bank_code": "336", "agency": "1290-0", "account_number": "1243"}]
-        })))
-        .unwrap();
-        assert_eq!(c.tax_id.unwrap().as_str(), "60746948000112");
-        let a = c.address.unwrap();
-        assert_eq!(
-            (a.state.as_str(), a.postal_code.as_str(), a.country.as_str()),
-            ("SP", "01310100", "BR")
-        );
-        assert_eq!(a.district, None);
-        assert_eq!(c.bank_accounts.len(), 1);
-    }
-
-    #[test]
-    fn reports_every_missing_required_field() {
-        assert_eq!(
-            fields(json!({})),
-            ["company_name", "declared_billing", "phone"]
-        );
-        assert_eq!(
-            fields(json!({"company_name": null, "phone": null, "declared_billing": null})),
-            ["company_name", "declared_billing", "phone"]
-        );
-    }
-
-    #[test]
-    fn company_name_is_1_to_150_characters_after_trimming() {
-        let with = |name: Value| {
-            let mut v = minimal();
-            v["company_name"] = name;
-            company(&obj(v))
-        };
-        assert!(with(json!("   ")).is_err());
-        assert!(with(json!("")).is_err());
-        assert!(with(json!(42)).is_err());
-        assert!(with(json!("a\u{0}b")).is_err());
-        assert!(with(json!("é".repeat(150))).is_ok());
-        assert!(with(json!(format!("  {}  ", "x".repeat(150)))).is_ok());
-        assert!(with(json!("x".repeat(151))).is_err());
-    }
-
-    #[test]
-    fn rejects_server_owned_and_unknown_fields() {
-        let mut v = minimal();
-        v["id"] = json!("x");
-        v["version"] = json!(3);
-        v["created"] = json!("2026-01-01T00:00:00Z");
-        v["updated"] = json!("2026-01-01T00:00:00Z");
-        v["colour"] = json!("red");
-        assert_eq!(fields(v), ["colour", "created", "id", "updated", "version"]);
-    }
-
-    #[test]
-    fn reports_nested_paths() {
-        let mut v = minimal();
-        v["tax_id"] = json!("60746948000113");
-        v["address"] =
-            json!({"street": "", "city": "X", "state": "ZZ", "postal_code": "123", "zip": 1});
-        v["bank_accounts"] = json!([
-            {"bank_code": "336", "agency": "1290-0", "account_number": "1243"},
-            {"bank_code": "999", "agency": "x", "account_number": "1", "extra": true},
-            "not an object"
-        ]);
-        assert_eq!(
-            fields(v),
-            [
-                "address.postal_code",
-                "address.state",
-                "address.street",
-                "address.zip",
-                "bank_accounts[1].agency",
-                "bank_accounts[1].bank_code",
-                "bank_accounts[1].extra",
-                "bank_accounts[2]",
-                "tax_id",
-            ]
-        );
-    }
-
-    #[test]
-    fn foreign_addresses_skip_uf_and_cep_rules() {
-        let mut v = minimal();
-        v["address"] = json!({"street": "Main St", "city": "Lisboa", "state": "Lisboa",
-                              "postal_code": "1000-001", "country": "pt"});
-        let a = company(&obj(v)).unwrap().address.unwrap();
-        assert_eq!((a.country.as_str(), a.state.as_str()), ("PT", "Lisboa"));
-    }
-
-    #[test]
-    fn at_most_twenty_bank_accounts() {
-        let account =
-            |i: usize| json!({"bank_code": "001", "agency": "1", "account_number": i.to_string()});
-        let mut v = minimal();
-        v["bank_accounts"] = Value::Array((0..20).map(account).collect());
-        assert_eq!(company(&obj(v.clone())).unwrap().bank_accounts.len(), 20);
-        v["bank_accounts"] = Value::Array((0..21).map(account).collect());
-        assert_eq!(fields(v), ["bank_accounts"]);
-    }
-
-    #[test]
-    fn finds_duplicate_accounts_after_normalisation() {
-        let mut v = minimal();
-        v["bank_accounts"] = json!([
-            {"bank_code": "001", "agency": "0001", "account_number": "123-x"},
-            {"bank_code": "237", "agency": "1", "account_number": "123-X"},
-            {"bank_code": "001", "agency": "1", "account_number": "00123-X"}
-        ]);
-        let dups = company(&obj(v)).unwrap().duplicate_accounts();
-        assert_eq!(
-            dups,
-            [FieldError::new(
-                "bank_accounts[2]",
-                "duplicates bank_accounts[0]: same bank, agency and account number"
-            )]
-        );
-    }
-
-    #[test]
-    fn money_and_phone_accept_numbers_and_strings() {
-        for (billing, want) in [
-            (json!(1235.69), "1235.69"),
-            (json!("0.1"), "0.10"),
-            (json!(0), "0.00"),
-        ] {
-            let mut v = minimal();
-            v["declared_billing"] = billing;
-            assert_eq!(company(&obj(v)).unwrap().declared_billing.to_string(), want);
-        }
-        for bad in [
-            json!(-1),
-            json!("1.234"),
-            json!(true),
-            json!([1]),
-            json!(1e10),
-        ] {
-            let mut v = minimal();
-            v["declared_billing"] = bad.clone();
-            assert_eq!(fields(v), ["declared_billing"], "{bad}");
-        }
-        for bad in [
-            json!(-11978235674_i64),
-            json!(1.5),
-            json!(false),
-            json!("abc"),
-        ] {
-            let mut v = minimal();
-            v["phone"] = bad.clone();
-            assert_eq!(fields(v), ["phone"], "{bad}");
-        }
-    }
-}
+mod tests;

@@ -4,6 +4,7 @@ pub mod address;
 pub mod bank_account;
 pub mod cnpj;
 pub mod input;
+pub mod limits;
 pub mod money;
 pub mod phone;
 pub mod timestamp;
@@ -13,7 +14,7 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use address::Address;
+pub use address::{Address, Cep, CountryCode, Region, Uf};
 pub use bank_account::{
     AccountKey, AccountNumber, Agency, BankAccount, BankAccountInput, BankCode,
 };
@@ -132,7 +133,7 @@ impl Company {
         if let Some(existing) = self.duplicate_of(account, None) {
             return Err(AccountChangeError::Duplicate(existing));
         }
-        if self.bank_accounts.len() >= input::MAX_BANK_ACCOUNTS {
+        if self.bank_accounts.len() >= limits::MAX_BANK_ACCOUNTS {
             return Err(AccountChangeError::TooMany);
         }
         let added = BankAccount::from_input(Uuid::now_v7(), account);

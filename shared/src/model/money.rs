@@ -11,8 +11,7 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Money(Decimal);
 
-/// Longest decimal text accepted before parsing (bounds the work done on hostile input).
-const MAX_TEXT_LEN: usize = 32;
+use super::limits::MAX_CODE_TEXT_CHARS as MAX_TEXT_LEN;
 
 impl Money {
     /// Parses a decimal string exactly as the API documents it: 1 to 10 digits, optionally a

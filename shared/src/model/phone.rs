@@ -2,19 +2,24 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-/// A phone number in E.164 form, e.g. `+5511978235674`.
-/// `Deserialize` is for reading back what the store wrote; client input goes through `parse`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-#[serde(transparent)]
+use super::bank_account::parsed_from_string;
+use super::limits::MAX_CODE_TEXT_CHARS;
+
+/// A phone number in E.164 form, e.g. `+5511978235674`. Read from anywhere (a client, the
+/// table), it has gone through [`Phone::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct Phone(String);
+
+parsed_from_string!(Phone);
 
 impl Phone {
     /// Parses digits with an optional leading `+`, spaces, parentheses and dashes.
     pub fn parse(input: &str) -> Result<Self, String> {
         let input = input.trim();
-        if input.len() > 32 {
+        if input.len() > MAX_CODE_TEXT_CHARS {
             return Err("is too long for a phone number".into());
         }
         let (international, rest) = match input.strip_prefix('+') {
@@ -71,12 +76,6 @@ impl Phone {
 impl fmt::Display for Phone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl Serialize for Phone {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
     }
 }
 

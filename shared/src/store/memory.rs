@@ -76,6 +76,7 @@ impl MemoryStore {
     }
 
     /// Every CNPJ marker as (CNPJ, company id), for consistency checks in tests.
+    #[cfg(feature = "test-support")]
     pub fn tax_id_markers(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
         Ok(self
             .lock()?

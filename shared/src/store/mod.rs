@@ -10,6 +10,7 @@ pub mod memory;
 
 use std::future::Future;
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::model::{Cnpj, Company};
@@ -41,6 +42,17 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// A JSON answer as it was sent, kept to be replayed (see `http::idempotency`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAnswer {
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    pub body: String,
+}
+
 /// The stored outcome of a request made with an `Idempotency-Key`, replayed on a retry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRecord {
@@ -48,10 +60,7 @@ pub struct IdempotencyRecord {
     pub key: String,
     /// Digest of the request (method, path, body) the key was first used with.
     pub fingerprint: String,
-    pub status: u16,
-    pub location: Option<String>,
-    pub etag: Option<String>,
-    pub body: String,
+    pub answer: StoredAnswer,
     /// Unix time (seconds) after which the record is void; the table's TTL deletes it.
     pub expires_at: i64,
 }

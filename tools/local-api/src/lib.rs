@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use companies::handlers::Handled;
 use companies::http::{Problem, MAX_BODY_BYTES};
 use companies::routes::{self, Resolved};
 use companies::store::Store;
@@ -66,7 +67,7 @@ pub async fn handle<S: Store>(store: &S, req: hyper::Request<Incoming>) -> HttpR
     };
     let response = telemetry::observe(info, async {
         match response {
-            Outcome::Ready(problem) => problem.into_response(),
+            Outcome::Ready(problem) => Err(problem),
             Outcome::Route(function, params) => run_route(store, function, params, req).await,
         }
     })
@@ -79,11 +80,11 @@ async fn run_route<S: Store>(
     function: &str,
     params: HashMap<String, String>,
     req: hyper::Request<Incoming>,
-) -> lambda_http::Response<Body> {
+) -> Handled {
     let (parts, body) = req.into_parts();
     let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return Problem::payload_too_large(MAX_BODY_BYTES).into_response(),
+        Err(_) => return Err(Problem::payload_too_large(MAX_BODY_BYTES)),
     };
     let query: QueryMap = parts.uri.query().unwrap_or("").parse().unwrap_or_default();
     let body = if bytes.is_empty() {

@@ -1,0 +1,27 @@
+//! Every bound on what a client may send, named once. The README and `openapi.yaml` state the
+//! same numbers; no request can make a function work unboundedly.
+
+/// Longest company name, in characters, after trimming.
+pub const MAX_NAME_CHARS: usize = 150;
+/// The most bank accounts one company may hold.
+pub const MAX_BANK_ACCOUNTS: usize = 20;
+/// Longest street, in characters.
+pub const MAX_STREET_CHARS: usize = 200;
+/// Longest city, district, complement or foreign state, in characters.
+pub const MAX_ADDRESS_LINE_CHARS: usize = 100;
+/// Longest house number, in characters.
+pub const MAX_HOUSE_NUMBER_CHARS: usize = 20;
+/// Longest foreign postal code, in characters.
+pub const MAX_FOREIGN_POSTAL_CODE_CHARS: usize = 20;
+/// Longest text of a CNPJ, phone, amount or UF before it is parsed.
+pub const MAX_CODE_TEXT_CHARS: usize = 32;
+/// Longest text of a CEP before it is parsed.
+pub const MAX_CEP_TEXT_CHARS: usize = 16;
+/// Digits of an agency number (before its check digit).
+pub const MAX_AGENCY_DIGITS: usize = 5;
+/// Digits of an account number (before its check digit).
+pub const MAX_ACCOUNT_DIGITS: usize = 20;
+/// How much of a client-chosen field name is echoed back in an error.
+pub const MAX_ECHOED_NAME_CHARS: usize = 64;
+/// Longest search text (`?q=`), in characters.
+pub const MAX_QUERY_CHARS: usize = 100;

@@ -1,0 +1,43 @@
+//! Full-table checks for tests (feature `test-support`): never compiled into a function.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use uuid::Uuid;
+
+use super::errors::sdk_error;
+use super::items::{marker_holder, SK, TAX_ID_PREFIX, TAX_ID_SK};
+use super::DynamoStore;
+use crate::store::StoreError;
+
+impl DynamoStore {
+    /// Every CNPJ marker as (CNPJ, company id), by a full scan.
+    pub async fn tax_id_markers(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#sk = :sk")
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":sk", AttributeValue::S(TAX_ID_SK.into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Scan", e))?;
+            for item in page.items.unwrap_or_default() {
+                let cnpj = item
+                    .get(super::PK)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|s| s.strip_prefix(TAX_ID_PREFIX));
+                if let (Some(cnpj), Some(id)) = (cnpj, marker_holder(&item)) {
+                    out.push((cnpj.to_owned(), id));
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}

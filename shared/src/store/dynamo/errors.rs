@@ -1,0 +1,59 @@
+//! Mapping SDK failures to store errors: what is worth a retry later (503) and what is not.
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+use super::items::Item;
+use super::writes::Part;
+use crate::store::StoreError;
+
+/// Error codes that mean "the service is busy or failing now": the client may retry later.
+const RETRYABLE: [&str; 6] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+/// Maps an SDK failure that is not a condition check to a store error.
+pub fn sdk_error<E, R>(op: &str, err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            StoreError::Unavailable(format!("{op}: {err:?}"))
+        }
+        SdkError::ServiceError(e) if e.err().code().is_some_and(|c| RETRYABLE.contains(&c)) => {
+            StoreError::Unavailable(format!("{op}: {}", e.err()))
+        }
+        SdkError::ServiceError(e) => StoreError::Internal(format!(
+            "{op}: {} {}",
+            e.err().code().unwrap_or("unknown"),
+            e.err().message().unwrap_or("")
+        )),
+        _ => StoreError::Internal(format!("{op}: {err:?}")),
+    }
+}
+
+/// Maps the failure of a single-item write: a failed condition by `part` (with the old item
+/// `old_item` finds in the error), anything else as [`sdk_error`].
+pub fn single_item_error<E, R>(
+    op: &str,
+    part: Part,
+    err: SdkError<E, R>,
+    old_item: impl for<'a> FnOnce(&'a E) -> Option<&'a Item>,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if let SdkError::ServiceError(e) = &err {
+        if e.err().code() == Some("ConditionalCheckFailedException") {
+            return part.condition_failed(old_item(e.err()));
+        }
+    }
+    sdk_error(op, err)
+}

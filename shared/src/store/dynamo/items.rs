@@ -1,0 +1,305 @@
+//! Items and keys: how a company, a CNPJ marker and an idempotency record are laid out in the
+//! table. Companies are mapped with serde_dynamo; money is a DynamoDB number written from its
+//! exact decimal text; every value type is parsed again when read back.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::model::{
+    AccountNumber, Address, Agency, BankAccount, BankCode, Cnpj, Company, Money, Phone,
+};
+use crate::store::{IdempotencyRecord, StoreError, StoredAnswer};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Partition and sort key attribute names.
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+/// The listing index and its key attributes.
+pub const GSI1: &str = "gsi1";
+pub const GSI1_PK: &str = "gsi1pk";
+pub const GSI1_SK: &str = "gsi1sk";
+/// The TTL attribute of the table.
+pub const EXPIRES_AT: &str = "expires_at";
+
+pub(super) const COMPANY_SK: &str = "COMPANY";
+pub(super) const COMPANY_LIST_PK: &str = "COMPANY";
+pub(super) const TAX_ID_SK: &str = "TAXID";
+pub(super) const TAX_ID_PREFIX: &str = "TAXID#";
+/// The attribute of a CNPJ marker naming the company that holds the CNPJ.
+pub(super) const MARKER_HOLDER: &str = "company_id";
+pub(super) const VERSION: &str = "version";
+const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+const BILLING: &str = "declared_billing";
+const FINGERPRINT: &str = "fingerprint";
+
+fn key_of(pk: String, sk: &str) -> Item {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(pk)),
+        (SK.to_owned(), AttributeValue::S(sk.to_owned())),
+    ])
+}
+
+fn company_pk(id: Uuid) -> String {
+    format!("COMPANY#{id}")
+}
+
+/// The key of company `id`.
+pub fn company_key(id: Uuid) -> Item {
+    key_of(company_pk(id), COMPANY_SK)
+}
+
+/// The key of the marker of `cnpj`.
+pub fn tax_id_key(cnpj: &Cnpj) -> Item {
+    key_of(format!("{TAX_ID_PREFIX}{cnpj}"), TAX_ID_SK)
+}
+
+/// The key of the idempotency record stored under the scoped `key`.
+pub fn idempotency_key(key: &str) -> Item {
+    key_of(format!("IDEMPOTENCY#{key}"), IDEMPOTENCY_SK)
+}
+
+/// The company a CNPJ marker item names.
+pub fn marker_holder(marker: &Item) -> Option<Uuid> {
+    marker.get(MARKER_HOLDER)?.as_s().ok()?.parse().ok()
+}
+
+/// A CNPJ marker: `cnpj` is held by `company`.
+pub fn marker_item(cnpj: &Cnpj, company: Uuid) -> Item {
+    let mut item = tax_id_key(cnpj);
+    item.insert(MARKER_HOLDER.into(), AttributeValue::S(company.to_string()));
+    item
+}
+
+#[derive(Serialize, Deserialize)]
+struct AccountItem {
+    id: Uuid,
+    bank_code: BankCode,
+    agency: Agency,
+    account_number: AccountNumber,
+}
+
+/// The item shape, apart from the money attribute, which is written as an exact `N` by hand.
+#[derive(Serialize, Deserialize)]
+struct CompanyItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    id: Uuid,
+    company_name: String,
+    phone: Phone,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tax_id: Option<Cnpj>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address: Option<Address>,
+    bank_accounts: Vec<AccountItem>,
+    #[serde(with = "crate::model::timestamp")]
+    created: OffsetDateTime,
+    #[serde(with = "crate::model::timestamp")]
+    updated: OffsetDateTime,
+    version: u64,
+}
+
+fn encode<T: Serialize>(value: T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Internal(format!("encode item: {e}")))
+}
+
+/// The table item of a company.
+pub fn to_item(c: &Company) -> Result<Item, StoreError> {
+    let item = CompanyItem {
+        pk: company_pk(c.id),
+        sk: COMPANY_SK.into(),
+        gsi1pk: COMPANY_LIST_PK.into(),
+        gsi1sk: c.id.to_string(),
+        id: c.id,
+        company_name: c.company_name.clone(),
+        phone: c.phone.clone(),
+        tax_id: c.tax_id.clone(),
+        address: c.address.clone(),
+        bank_accounts: c
+            .bank_accounts
+            .iter()
+            .map(|a| AccountItem {
+                id: a.id,
+                bank_code: a.bank_code.clone(),
+                agency: a.agency.clone(),
+                account_number: a.account_number.clone(),
+            })
+            .collect(),
+        created: c.created,
+        updated: c.updated,
+        version: c.version,
+    };
+    let mut map = encode(item)?;
+    map.insert(
+        BILLING.into(),
+        AttributeValue::N(c.declared_billing.to_string()),
+    );
+    Ok(map)
+}
+
+/// The company a table item holds; an item that does not hold a valid company is an error.
+pub fn from_item(mut map: Item) -> Result<Company, StoreError> {
+    let corrupt = |what: String| StoreError::Internal(format!("corrupt company item: {what}"));
+    let billing = match map.remove(BILLING) {
+        Some(AttributeValue::N(n)) => n
+            .parse::<Decimal>()
+            .map_err(|e| corrupt(format!("billing {e}")))
+            .and_then(|d| Money::try_from(d).map_err(corrupt))?,
+        _ => return Err(corrupt("billing missing".into())),
+    };
+    let item: CompanyItem = serde_dynamo::from_item(map).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Company {
+        id: item.id,
+        company_name: item.company_name,
+        phone: item.phone,
+        tax_id: item.tax_id,
+        address: item.address,
+        declared_billing: billing,
+        bank_accounts: item
+            .bank_accounts
+            .into_iter()
+            .map(|a| BankAccount {
+                id: a.id,
+                bank_code: a.bank_code,
+                agency: a.agency,
+                account_number: a.account_number,
+            })
+            .collect(),
+        created: item.created,
+        updated: item.updated,
+        version: item.version,
+    })
+}
+
+/// The table item of an idempotency record: the stored answer's attributes, its fingerprint
+/// and its expiry.
+pub fn idempotency_item(r: &IdempotencyRecord) -> Result<Item, StoreError> {
+    let mut item = encode(&r.answer)?;
+    item.extend(idempotency_key(&r.key));
+    item.insert(FINGERPRINT.into(), AttributeValue::S(r.fingerprint.clone()));
+    item.insert(
+        EXPIRES_AT.into(),
+        AttributeValue::N(r.expires_at.to_string()),
+    );
+    Ok(item)
+}
+
+/// The idempotency record a table item holds, stored under the scoped `key`.
+pub fn idempotency_record(key: &str, item: Item) -> Result<IdempotencyRecord, StoreError> {
+    let corrupt = |what: &str| StoreError::Internal(format!("corrupt idempotency record: {what}"));
+    let fingerprint = item
+        .get(FINGERPRINT)
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| corrupt("fingerprint"))?
+        .clone();
+    let expires_at = item
+        .get(EXPIRES_AT)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| corrupt("expires_at"))?;
+    let answer: StoredAnswer =
+        serde_dynamo::from_item(item).map_err(|e| corrupt(&e.to_string()))?;
+    Ok(IdempotencyRecord {
+        key: key.to_owned(),
+        fingerprint,
+        answer,
+        expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{input, now};
+    use serde_json::json;
+
+    #[test]
+    fn item_mapping_round_trips_and_keeps_money_exact() {
+        let doc = json!({
+            "company_name": "My Company", "phone": "11978235674", "tax_id": "12.ABC.345/01DE-35",
+            "declared_billing": "9999999999.99",
+            "address": {"street": "Rua A", "city": "Recife", "state": "PE", "postal_code": "50000-000"},
+            "bank_accounts": [{"bank_code": "336", "agency": "1290-0", "account_number": "1243"}]
+        });
+        let company = Company::create(input::company(doc.as_object().unwrap()).unwrap(), now());
+        let item = to_item(&company).unwrap();
+        assert_eq!(item[BILLING], AttributeValue::N("9999999999.99".into()));
+        assert_eq!(
+            item[PK],
+            AttributeValue::S(format!("COMPANY#{}", company.id))
+        );
+        assert_eq!(item[GSI1_SK], AttributeValue::S(company.id.to_string()));
+        assert_eq!(from_item(item).unwrap(), company);
+    }
+
+    #[test]
+    fn optional_fields_are_omitted_not_null() {
+        let doc = json!({"company_name": "A", "phone": "11978235674", "declared_billing": 0});
+        let company = Company::create(input::company(doc.as_object().unwrap()).unwrap(), now());
+        let item = to_item(&company).unwrap();
+        assert!(!item.contains_key("tax_id") && !item.contains_key("address"));
+        assert_eq!(from_item(item).unwrap(), company);
+    }
+
+    #[test]
+    fn a_corrupt_item_is_an_internal_error_not_a_panic() {
+        let mut item = company_key(Uuid::now_v7());
+        assert!(matches!(
+            from_item(item.clone()),
+            Err(StoreError::Internal(_))
+        ));
+        item.insert(BILLING.into(), AttributeValue::N("-1".into()));
+        assert!(matches!(from_item(item), Err(StoreError::Internal(_))));
+    }
+
+    #[test]
+    fn a_stored_value_that_breaks_a_rule_is_not_read_as_valid() {
+        let doc = json!({"company_name": "A", "phone": "11978235674", "declared_billing": 0,
+                         "tax_id": "60746948000112",
+                         "bank_accounts": [{"bank_code": "336", "agency": "1", "account_number": "1"}]});
+        let company = Company::create(input::company(doc.as_object().unwrap()).unwrap(), now());
+        let good = to_item(&company).unwrap();
+        let mut bad_cnpj = good.clone();
+        bad_cnpj.insert("tax_id".into(), AttributeValue::S("60746948000113".into()));
+        assert!(matches!(from_item(bad_cnpj), Err(StoreError::Internal(_))));
+        let mut bad_phone = good.clone();
+        bad_phone.insert("phone".into(), AttributeValue::S("12".into()));
+        assert!(matches!(from_item(bad_phone), Err(StoreError::Internal(_))));
+        let mut bad_bank = good;
+        let mut account = Item::new();
+        account.insert("id".into(), AttributeValue::S(Uuid::now_v7().to_string()));
+        account.insert("bank_code".into(), AttributeValue::S("999".into()));
+        account.insert("agency".into(), AttributeValue::S("1".into()));
+        account.insert("account_number".into(), AttributeValue::S("1".into()));
+        bad_bank.insert(
+            "bank_accounts".into(),
+            AttributeValue::L(vec![AttributeValue::M(account)]),
+        );
+        assert!(matches!(from_item(bad_bank), Err(StoreError::Internal(_))));
+    }
+
+    #[test]
+    fn idempotency_records_round_trip() {
+        let record = IdempotencyRecord {
+            key: "k".into(),
+            fingerprint: "f".into(),
+            answer: StoredAnswer {
+                status: 201,
+                location: Some("/companies/1".into()),
+                etag: None,
+                body: "{}".into(),
+            },
+            expires_at: 42,
+        };
+        let item = idempotency_item(&record).unwrap();
+        assert!(!item.contains_key("etag"));
+        assert_eq!(idempotency_record("k", item).unwrap(), record);
+    }
+}

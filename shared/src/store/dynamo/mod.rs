@@ -1,0 +1,154 @@
+//! The DynamoDB store. One table with string keys `pk`/`sk`; a company is one item
+//! (`pk = COMPANY#<id>`, `sk = COMPANY`), listed newest first through the `gsi1` index
+//! (`gsi1pk = COMPANY`, `gsi1sk = <id>`: UUIDv7 ids sort by creation time). Beside companies the
+//! table holds CNPJ markers (`pk = TAXID#<cnpj>`: which company holds a CNPJ) and idempotency
+//! records (`pk = IDEMPOTENCY#<scoped key>`, expiring through the `expires_at` TTL attribute).
+//!
+//! - [`setup`]: the client and the table definition;
+//! - [`items`]: items and keys;
+//! - [`writes`]: conditional steps, single-item writes and transactions;
+//! - [`errors`]: SDK failures to store errors;
+//! - `audit` (feature `test-support`): full-table checks for tests.
+
+#[cfg(feature = "test-support")]
+mod audit;
+mod errors;
+pub mod items;
+mod setup;
+mod writes;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use uuid::Uuid;
+
+pub use items::{EXPIRES_AT, GSI1, GSI1_PK, GSI1_SK, PK, SK};
+pub use setup::{
+    table_definition, ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT,
+};
+
+use super::{
+    unix_now, CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater,
+    IdempotencyReader, IdempotencyRecord, Page, StoreError,
+};
+use crate::model::{Cnpj, Company};
+use errors::sdk_error;
+use items::{company_key, from_item, marker_holder, Item, COMPANY_LIST_PK};
+
+/// Store handle: the SDK client (built once per Lambda instance) and the table name.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// One strongly consistent read by key.
+    async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map(|out| out.item)
+            .map_err(|e| sdk_error("GetItem", e))
+    }
+}
+
+impl CompanyReader for DynamoStore {
+    async fn get(&self, id: Uuid) -> Result<Option<Company>, StoreError> {
+        self.get_item(company_key(id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+}
+
+impl CompanyLister for DynamoStore {
+    async fn list(&self, limit: usize, after: Option<Uuid>) -> Result<Page, StoreError> {
+        let start = after.map(|id| {
+            let mut k = company_key(id);
+            k.insert(GSI1_PK.into(), AttributeValue::S(COMPANY_LIST_PK.into()));
+            k.insert(GSI1_SK.into(), AttributeValue::S(id.to_string()));
+            k
+        });
+        // One extra item tells whether another page follows, so `next_cursor` is null exactly
+        // on the last page.
+        let fetch = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", GSI1_PK)
+            .expression_attribute_values(":pk", AttributeValue::S(COMPANY_LIST_PK.into()))
+            .scan_index_forward(false)
+            .limit(fetch)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        let mut items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next_after = if more {
+            items.last().map(|c| c.id)
+        } else {
+            None
+        };
+        Ok(Page { items, next_after })
+    }
+
+    async fn find_by_tax_id(&self, cnpj: &Cnpj) -> Result<Option<Uuid>, StoreError> {
+        Ok(self
+            .get_item(items::tax_id_key(cnpj))
+            .await?
+            .as_ref()
+            .and_then(marker_holder))
+    }
+}
+
+impl CompanyCreator for DynamoStore {
+    async fn create(
+        &self,
+        company: &Company,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        self.write(writes::create(company, idempotency)?).await
+    }
+}
+
+impl CompanyUpdater for DynamoStore {
+    async fn replace(
+        &self,
+        current: &Company,
+        next: &Company,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        self.write(writes::replace(current, next, idempotency)?)
+            .await
+    }
+}
+
+impl CompanyDeleter for DynamoStore {
+    async fn delete(&self, current: &Company) -> Result<(), StoreError> {
+        self.write(writes::delete(current)).await
+    }
+}
+
+impl IdempotencyReader for DynamoStore {
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let Some(item) = self.get_item(items::idempotency_key(key)).await? else {
+            return Ok(None);
+        };
+        let record = items::idempotency_record(key, item)?;
+        Ok(record.is_live(unix_now()).then_some(record))
+    }
+}
