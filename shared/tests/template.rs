@@ -340,6 +340,11 @@ fn every_route_requires_the_jwt_authorizer_with_the_right_scope() {
         str_of(get(api, "Auth"), "DefaultAuthorizer"),
         "JwtAuthorizer"
     );
+    // Browsers may read every header a client of this API relies on.
+    let exposed = cfn(get(get(api, "CorsConfiguration"), "ExposeHeaders"));
+    for header in ["etag", "location", "idempotent-replayed", "retry-after"] {
+        assert!(exposed.contains(header), "CORS does not expose {header}");
+    }
     let authorizer = get(get(get(api, "Auth"), "Authorizers"), "JwtAuthorizer");
     assert_eq!(
         str_of(authorizer, "IdentitySource"),

@@ -46,13 +46,17 @@ impl Money {
         if !valid_chars {
             return Err("must be a decimal number such as \"1235.69\"".into());
         }
+        // Decided on the text, before rust_decimal could round away digits it cannot hold
+        // (it keeps at most 28 decimal places).
+        if decimal_places(text).ok_or(INVALID)? > 2 {
+            return Err("must have at most 2 decimal places".into());
+        }
         let parsed = if text.contains(['e', 'E']) {
             Decimal::from_scientific(text)
         } else {
             Decimal::from_str(text)
         };
-        let value =
-            parsed.map_err(|_| "must be a decimal number such as \"1235.69\"".to_string())?;
+        let value = parsed.map_err(|_| INVALID.to_string())?;
         Self::try_from(value)
     }
 
@@ -60,6 +64,27 @@ impl Money {
     pub fn amount(&self) -> Decimal {
         self.0
     }
+}
+
+const INVALID: &str = "must be a decimal number such as \"1235.69\"";
+
+/// How many decimal places the number written as `text` (digits, one optional point, an
+/// optional sign and exponent) needs once trailing zeros are dropped: `"1.50"` → 1,
+/// `"125E-2"` → 2, `"0.000000000000000000000000000001"` → 30. `None` if it is not such a number.
+fn decimal_places(text: &str) -> Option<i64> {
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().ok()?),
+        None => (text, 0),
+    };
+    let unsigned = mantissa.strip_prefix(['-', '+']).unwrap_or(mantissa);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let digits = format!("{whole}{fraction}");
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let trailing_zeros = digits.len() - digits.trim_end_matches('0').len();
+    let places = i64::try_from(fraction.len()).ok()? - i64::try_from(trailing_zeros).ok()?;
+    Some(places.saturating_sub(exponent).max(0))
 }
 
 impl TryFrom<Decimal> for Money {
@@ -119,6 +144,25 @@ mod tests {
     }
 
     #[test]
+    fn counts_the_places_a_number_needs() {
+        for (text, places) in [
+            ("1.50", 1),
+            ("125E-2", 2),
+            ("1.5e3", 0),
+            ("100e-2", 0),
+            ("0", 0),
+            ("0.000", 0),
+            ("-0.01", 2),
+            ("0.000000000000000000000000000001", 30),
+        ] {
+            assert_eq!(decimal_places(text), Some(places), "{text}");
+        }
+        for bad in ["", ".", "1e", "1..2", "e5", "1e99999999999999999999"] {
+            assert_eq!(decimal_places(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn keeps_values_that_floats_cannot_hold() {
         // 0.1 + 0.2 style values and large amounts survive exactly.
         assert_eq!(ok("0.30"), "0.30");
@@ -175,6 +219,11 @@ mod tests {
             "1 000",
             "1e999999999",
             "12345678901234567890123456789012345",
+            // More places than rust_decimal holds must be refused, not rounded to zero.
+            "0.000000000000000000000000000001",
+            "1.0000000000000000000000000000001",
+            "1e-30",
+            "1.5e-2",
         ] {
             assert!(Money::parse(bad).is_err(), "{bad:?} accepted");
         }
