@@ -226,6 +226,14 @@ async fn idempotency_records_are_written_with_the_company<S: Store>(store: S) {
         Some(live.clone())
     );
 
+    // The same key and the same CNPJ (a twin of the first request): the taken key is what
+    // the store reports, since the request holding it caused the other conflict.
+    let twin = with_tax_id("A", Some(CNPJ_A));
+    assert!(matches!(
+        store.create(&twin, Some(&live)).await,
+        Err(StoreError::IdempotencyKeyTaken)
+    ));
+
     // The same key again: nothing of the second write lands, not even its CNPJ marker.
     let b = with_tax_id("B", Some(CNPJ_B));
     assert!(matches!(

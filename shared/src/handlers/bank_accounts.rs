@@ -7,7 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::write::{no_record, write, WriteError};
-use super::{replay_if_used, Handled, JSON, MERGE_PATCH};
+use super::{replay_if_used, twin_answer, Handled, JSON, MERGE_PATCH};
 use crate::http::idempotency::{self, Idempotency};
 use crate::http::request::{merge_patch, path_id, IfMatch, JsonBody};
 use crate::http::{empty, json, with_header, Problem};
@@ -77,13 +77,11 @@ pub async fn add_bank_account<S: CompanyReader + CompanyUpdater + IdempotencyRea
     .await;
     let (company, added) = match written {
         Ok(done) => done,
-        Err(WriteError::Store(StoreError::IdempotencyKeyTaken)) => {
-            // A concurrent request with the same key won: answer as it did.
-            return replay_if_used(store, idempotency.as_ref())
-                .await?
-                .ok_or_else(Problem::idempotency_in_flight);
+        // A twin with the same key that got there first added this very account.
+        Err(e) => {
+            let key_taken = matches!(e, WriteError::Store(StoreError::IdempotencyKeyTaken));
+            return twin_answer(store, idempotency.as_ref(), e.into(), key_taken).await;
         }
-        Err(e) => return Err(e.into()),
     };
     tracing::info!(company_id = %id, account_id = %added.id, account = %added.account_number.masked(), "bank account added");
     Ok(idempotency::response(&answer(&company, &added)))

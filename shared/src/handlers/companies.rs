@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use super::write::{no_record, write, Deleted};
-use super::{replay_if_used, Handled, JSON, MERGE_PATCH};
+use super::{replay_if_used, twin_answer, Handled, JSON, MERGE_PATCH};
 use crate::http::idempotency::{self, Idempotency};
 use crate::http::request::{merge_patch, path_id, query, IfMatch, JsonBody};
 use crate::http::{cursor, empty, json, with_header, Problem};
@@ -55,15 +55,9 @@ pub async fn create_company<S: CompanyCreator + IdempotencyReader>(
             .map_err(|e| Problem::internal().caused_by(e.to_string()))?,
     };
     let record = idempotency.as_ref().map(|i| i.record(&answer));
-    match store.create(&company, record.as_ref()).await {
-        Ok(()) => {}
-        Err(StoreError::IdempotencyKeyTaken) => {
-            // A concurrent request with the same key won: answer as it did.
-            return replay_if_used(store, idempotency.as_ref())
-                .await?
-                .ok_or_else(Problem::idempotency_in_flight);
-        }
-        Err(e) => return Err(e.into()),
+    if let Err(e) = store.create(&company, record.as_ref()).await {
+        let key_taken = matches!(e, StoreError::IdempotencyKeyTaken);
+        return twin_answer(store, idempotency.as_ref(), e.into(), key_taken).await;
     }
     tracing::info!(company_id = %company.id, accounts = company.bank_accounts.len(), "company created");
     Ok(idempotency::response(&answer))

@@ -28,6 +28,25 @@ pub type Handled = Result<Response<Body>, Problem>;
 const JSON: &[&str] = &["application/json"];
 const MERGE_PATCH: &[&str] = &["application/merge-patch+json", "application/json"];
 
+/// The answer to give when a write made with an `Idempotency-Key` failed: the answer of its
+/// twin (a request with the same key that got there first, whose write caused this failure),
+/// the documented 409 while that twin is still in flight, or `failure` itself.
+async fn twin_answer<S: IdempotencyReader>(
+    store: &S,
+    idempotency: Option<&Idempotency>,
+    failure: Problem,
+    key_taken: bool,
+) -> Handled {
+    if idempotency.is_none() {
+        return Err(failure);
+    }
+    match replay_if_used(store, idempotency).await? {
+        Some(replayed) => Ok(replayed),
+        None if key_taken => Err(Problem::idempotency_in_flight()),
+        None => Err(failure),
+    }
+}
+
 /// Replays the stored answer for a key already used, if there is one.
 async fn replay_if_used<S: IdempotencyReader>(
     store: &S,

@@ -120,11 +120,12 @@ impl CompanyCreator for MemoryStore {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let mut t = self.lock()?;
+        // A taken key first: the request that holds it caused any other conflict.
+        t.check_idempotency(idempotency)?;
         if t.companies.contains_key(&company.id) {
             return Err(StoreError::AlreadyExists);
         }
         t.check_tax_id(company)?;
-        t.check_idempotency(idempotency)?;
         if let Some(cnpj) = &company.tax_id {
             t.tax_ids.insert(cnpj.as_str().to_owned(), company.id);
         }
@@ -142,9 +143,9 @@ impl CompanyUpdater for MemoryStore {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let mut t = self.lock()?;
+        t.check_idempotency(idempotency)?;
         t.check_version(current)?;
         t.check_tax_id(next)?;
-        t.check_idempotency(idempotency)?;
         if current.tax_id != next.tax_id {
             if let Some(old) = &current.tax_id {
                 t.tax_ids.remove(old.as_str());

@@ -170,6 +170,96 @@ async fn concurrent_creates_with_one_key_create_one_company<S: Store + MarkerAud
     assert_eq!(all_companies(&api).await.len(), 1);
 }
 
+/// Requests that share one Idempotency-Key are one request: a twin that lost the race gets the
+/// winner's answer (or the documented 409 "in progress"), never a conflict the winner caused.
+async fn twins_with_one_key_never_conflict_with_each_other<S: Store + MarkerAudit>(
+    api: Api,
+    store: S,
+) {
+    let api = Arc::new(api);
+    let body = with_cnpj("Twins", Some(CNPJ));
+    let outcomes = concurrently(&api, 20, move |api, _| {
+        let body = body.clone();
+        async move {
+            let r = api
+                .send_with(
+                    "POST",
+                    "/companies",
+                    &[("idempotency-key", "twins")],
+                    Some(&body),
+                )
+                .await;
+            let status = r.status().as_u16();
+            let location = header(&r, LOCATION);
+            let kind = match status {
+                201 => String::new(),
+                _ => r.json::<Value>().await.unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            };
+            (status, location, kind)
+        }
+    })
+    .await;
+    let mut locations = HashSet::new();
+    for (status, location, kind) in outcomes {
+        match status {
+            201 => {
+                locations.insert(location);
+            }
+            409 => assert_eq!(kind, "urn:companies:problem:idempotency-key-in-use"),
+            other => panic!("{other} {kind}"),
+        }
+    }
+    assert_eq!(locations.len(), 1, "{locations:?}");
+    let location = locations.into_iter().next().unwrap();
+    assert_eq!(all_companies(&api).await.len(), 1);
+    assert_no_orphan_markers(&api, &store).await;
+
+    // The same for one bank account added by twins.
+    let account = json!({"bank_code": "260", "agency": "0001", "account_number": "98765432-1"});
+    let path = format!("{location}/bank-accounts");
+    let outcomes = concurrently(&api, 20, move |api, _| {
+        let (account, path) = (account.clone(), path.clone());
+        async move {
+            let r = api
+                .send_with(
+                    "POST",
+                    &path,
+                    &[("idempotency-key", "twin-account")],
+                    Some(&account),
+                )
+                .await;
+            let status = r.status().as_u16();
+            let location = header(&r, LOCATION);
+            let kind = match status {
+                201 => String::new(),
+                _ => r.json::<Value>().await.unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            };
+            (status, location, kind)
+        }
+    })
+    .await;
+    let mut accounts = HashSet::new();
+    for (status, location, kind) in outcomes {
+        match status {
+            201 => {
+                accounts.insert(location);
+            }
+            409 => assert_eq!(kind, "urn:companies:problem:idempotency-key-in-use"),
+            other => panic!("{other} {kind}"),
+        }
+    }
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    let company: Value = api.get(&location).await.json().await.unwrap();
+    assert_eq!(company["bank_accounts"].as_array().unwrap().len(), 1);
+    assert_eq!(company["version"], 2);
+}
+
 async fn one_company_per_cnpj<S: Store + MarkerAudit>(api: Api, store: S) {
     let a = api.create(&with_cnpj("A", Some(CNPJ))).await;
     let a_id = a["id"].as_str().unwrap().to_owned();
@@ -337,6 +427,7 @@ async fn fifty_patches_with_one_if_match_let_exactly_one_win<S: Store + MarkerAu
 e2e_with_store!(
     idempotency_key_replays_the_first_answer,
     concurrent_creates_with_one_key_create_one_company,
+    twins_with_one_key_never_conflict_with_each_other,
     one_company_per_cnpj,
     fifty_concurrent_creates_with_one_cnpj,
     cnpj_churn_leaves_no_orphan_marker,

@@ -250,7 +250,13 @@ impl DynamoStore {
                     .zip(&parts)
                     .find(|(r, _)| r.code() == Some(code))
             };
-            if let Some((reason, part)) = failed("ConditionalCheckFailed") {
+            // A taken idempotency key first: the request that holds it caused any other
+            // failed condition (the CNPJ it took, the version it wrote).
+            let conditions = reasons
+                .iter()
+                .zip(&parts)
+                .filter(|(r, _)| r.code() == Some("ConditionalCheckFailed"));
+            if let Some((reason, part)) = conditions.min_by_key(|(_, p)| **p != Part::Idempotency) {
                 return Err(part.condition_failed(reason.item()));
             }
             let contended = failed("TransactionConflict").is_some();
