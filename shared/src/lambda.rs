@@ -8,13 +8,33 @@ use lambda_http::{service_fn, Error, Request, RequestExt};
 use metrics_cloudwatch_embedded::{Builder, Collector};
 
 use crate::http::IntoResponse;
-use crate::store::DynamoStore;
+use crate::store::{Deadlined, DynamoStore};
 use crate::telemetry::{self, RequestInfo, METRICS_NAMESPACE};
 
 /// Installs logging and builds the store from the environment (`TABLE_NAME`, SDK settings).
 pub async fn init() -> Result<DynamoStore, Error> {
     telemetry::init();
     DynamoStore::from_env().await.map_err(Error::from)
+}
+
+/// Serves `handler` on the Lambda runtime with a store whose calls share the invocation's time
+/// budget (its deadline less [`crate::store::deadline::ANSWER_MARGIN`]).
+pub async fn serve<'s, S, F, Fut>(
+    function: &'static str,
+    store: &'s S,
+    handler: F,
+) -> Result<(), Error>
+where
+    S: Sync,
+    F: Fn(Deadlined<'s, S>, Request) -> Fut,
+    Fut: Future + Send,
+    Fut::Output: IntoResponse,
+{
+    run(function, |req: Request| {
+        let deadline_ms = req.lambda_context_ref().map_or(0, |c| c.deadline);
+        handler(Deadlined::for_lambda(store, deadline_ms), req)
+    })
+    .await
 }
 
 /// The route key API Gateway matched, e.g. `GET /companies/{id}`.

@@ -125,7 +125,8 @@ pub const OPERATIONS: &[Operation] = &[
         name: "delete-company",
         routes: &[route("DELETE", "/companies/{id}")],
         scope: Scope::Write,
-        grants: &[GET_ITEM, DELETE_ITEM],
+        // PutItem: the tombstone that recognises a delete whose answer was lost.
+        grants: &[GET_ITEM, PUT_ITEM, DELETE_ITEM],
     },
     Operation {
         name: "add-bank-account",

@@ -14,6 +14,16 @@ use tracing::Instrument;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
+tokio::task_local! {
+    /// The function serving the request this task works for (set by [`observe`]).
+    static FUNCTION: &'static str;
+}
+
+/// The function serving the current request, if this task serves one.
+pub fn current_function() -> Option<&'static str> {
+    FUNCTION.try_with(|f| *f).ok()
+}
+
 /// Metric names and the namespace they are published under.
 pub const METRICS_NAMESPACE: &str = "CompaniesApi";
 pub const METRIC_REQUESTS: &str = "requests";
@@ -39,7 +49,8 @@ where
         })
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info".to_owned());
-    let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(filter_directives(&level))
+        .unwrap_or_else(|_| EnvFilter::new(filter_directives("info")));
     let builder = tracing_subscriber::fmt()
         .with_writer(writer)
         .with_env_filter(filter)
@@ -56,6 +67,49 @@ where
             .with_span_list(false)
             .try_init()
     };
+}
+
+/// Libraries that can log request and response bodies (CNPJs, account numbers) at debug and
+/// trace: they log warnings and errors only, whatever the stage's level.
+pub const QUIET_TARGETS: &[&str] = &[
+    "aws_config",
+    "aws_sdk_dynamodb",
+    "aws_sdk_sso",
+    "aws_sdk_ssooidc",
+    "aws_sdk_sts",
+    "aws_sigv4",
+    "aws_smithy_http_client",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_types",
+    "h2",
+    "hyper",
+    "hyper_util",
+    "lambda_http",
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "reqwest",
+    "rustls",
+    "tower",
+];
+
+/// The filter for the stage's `level`: the level (or `RUST_LOG` directives) for the
+/// application, warnings at most for [`QUIET_TARGETS`], whatever the directives say of them.
+pub fn filter_directives(level: &str) -> String {
+    let quiet = |d: &&str| {
+        let target = d.split(['=', '[']).next().unwrap_or("");
+        QUIET_TARGETS
+            .iter()
+            .any(|q| target == *q || target.starts_with(&format!("{q}::")))
+    };
+    let mut directives: Vec<String> = level
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !quiet(d))
+        .map(str::to_owned)
+        .collect();
+    directives.extend(QUIET_TARGETS.iter().map(|t| format!("{t}=warn")));
+    directives.join(",")
 }
 
 /// Hides all but the last four characters, and at least half of them:
@@ -83,7 +137,7 @@ pub fn status_class(status: u16) -> &'static str {
 
 /// What a request is, for its log line.
 pub struct RequestInfo<'a> {
-    pub function: &'a str,
+    pub function: &'static str,
     pub request_id: &'a str,
     /// The route key, e.g. `PATCH /companies/{id}`.
     pub route: &'a str,
@@ -105,7 +159,10 @@ where
         function = info.function
     );
     let started = Instant::now();
-    let (response, cause) = handler.instrument(span.clone()).await.into_parts();
+    let (response, cause) = FUNCTION
+        .scope(info.function, handler.instrument(span.clone()))
+        .await
+        .into_parts();
     let latency = started.elapsed();
     let status = response.status().as_u16();
     if let Some(cause) = cause {
@@ -147,6 +204,18 @@ mod tests {
         assert_eq!(mask("12"), "*2");
         assert_eq!(mask("1"), "*");
         assert_eq!(mask(""), "");
+    }
+
+    #[test]
+    fn libraries_that_log_bodies_stay_at_warn_at_every_level() {
+        let f = filter_directives("trace");
+        assert!(f.starts_with("trace,"));
+        assert!(f.contains("aws_smithy_runtime=warn") && f.contains("hyper=warn"));
+        let f =
+            filter_directives("debug,aws_smithy_runtime=trace,hyper::proto=trace,companies=trace");
+        assert!(!f.contains("aws_smithy_runtime=trace"));
+        assert!(!f.contains("hyper::proto=trace"));
+        assert!(f.contains("companies=trace"));
     }
 
     #[test]

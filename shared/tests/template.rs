@@ -657,3 +657,87 @@ fn every_operation_has_its_crate_and_nothing_else_does() {
         );
     }
 }
+
+/// With `TableKeyMode=customer-managed` the table's key lets callers use it only through DynamoDB
+/// in the stack's region and account (what DynamoDB requires of them); with `aws-managed` no key
+/// is created and the table uses DynamoDB's own. Staging uses the customer-managed key like prod.
+#[test]
+fn both_key_modes_let_the_functions_use_the_table() {
+    let t = template();
+    let key = resources(&t).get("TableKey").expect("no TableKey");
+    assert_eq!(str_of(key, "Condition"), "UseCustomerManagedKey");
+    assert_eq!(
+        cfn(get(get(&t, "Conditions"), "UseCustomerManagedKey")),
+        "!Equals [!Ref TableKeyMode, customer-managed]"
+    );
+    let statements = get(get(get(key, "Properties"), "KeyPolicy"), "Statement")
+        .as_sequence()
+        .unwrap();
+    let via = statements
+        .iter()
+        .find(|s| s.get("Condition").is_some())
+        .expect("no statement for use through DynamoDB");
+    let condition = get(get(via, "Condition"), "StringEquals");
+    assert_eq!(
+        cfn(get(condition, "kms:ViaService")),
+        "!Sub dynamodb.${AWS::Region}.amazonaws.com"
+    );
+    assert_eq!(
+        cfn(get(condition, "kms:CallerAccount")),
+        "!Ref AWS::AccountId"
+    );
+    let actions = cfn(get(via, "Action"));
+    for action in [
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:GenerateDataKey*",
+        "kms:DescribeKey",
+    ] {
+        assert!(actions.contains(action), "{action} missing from {actions}");
+    }
+    let text = std::fs::read_to_string(root().join("samconfig.toml")).unwrap();
+    for stage in ["staging", "prod"] {
+        let section = &text[text.find(&format!("[{stage}.deploy.parameters]")).unwrap()..];
+        let overrides = section
+            .lines()
+            .find(|l| l.starts_with("parameter_overrides"))
+            .unwrap();
+        assert!(
+            overrides.contains("TableKeyMode=customer-managed"),
+            "{stage} must use the customer-managed key"
+        );
+    }
+}
+
+/// The built-in pool has a client that can only read, and the authorizer accepts its tokens.
+#[test]
+fn a_read_only_client_exists_and_is_accepted() {
+    let t = template();
+    let client = resources(&t)
+        .get("ReadOnlyClient")
+        .expect("no ReadOnlyClient");
+    let p = get(client, "Properties");
+    assert_eq!(cfn(get(p, "AllowedOAuthScopes")), "[companies/read]");
+    assert_eq!(cfn(get(p, "AllowedOAuthFlows")), "[client_credentials]");
+    let api = get(resources(&t).get("HttpApi").unwrap(), "Properties");
+    let jwt = get(
+        get(get(get(api, "Auth"), "Authorizers"), "JwtAuthorizer"),
+        "JwtConfiguration",
+    );
+    assert!(cfn(get(jwt, "audience")).contains("!Ref ReadOnlyClient"));
+}
+
+/// The request budget and the SDK's limits end before the function's timeout, so a slow
+/// database is answered 503 by the function, not cut off into a bare 500 by API Gateway.
+#[test]
+fn sdk_timeouts_and_the_request_budget_fit_inside_the_function_timeout() {
+    use companies::store::deadline::{ANSWER_MARGIN, LOCAL_BUDGET};
+    use companies::store::dynamo::OPERATION_TIMEOUT;
+    let t = template();
+    let timeout = get(get(get(&t, "Globals"), "Function"), "Timeout")
+        .as_u64()
+        .unwrap();
+    let timeout = std::time::Duration::from_secs(timeout);
+    assert!(OPERATION_TIMEOUT + ANSWER_MARGIN < timeout);
+    assert!(LOCAL_BUDGET + ANSWER_MARGIN <= timeout);
+}

@@ -5,8 +5,8 @@ use companies::{handlers, lambda};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     let store = lambda::init().await?;
-    lambda::run("create-company", |req| {
-        handlers::create_company(&store, req)
+    lambda::serve("create-company", &store, |store, req| async move {
+        handlers::create_company(&store, req).await
     })
     .await
 }

@@ -5,8 +5,8 @@ use companies::{handlers, lambda};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     let store = lambda::init().await?;
-    lambda::run("delete-bank-account", |req| {
-        handlers::delete_bank_account(&store, req)
+    lambda::serve("delete-bank-account", &store, |store, req| async move {
+        handlers::delete_bank_account(&store, req).await
     })
     .await
 }

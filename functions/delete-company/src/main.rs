@@ -5,8 +5,8 @@ use companies::{handlers, lambda};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     let store = lambda::init().await?;
-    lambda::run("delete-company", |req| {
-        handlers::delete_company(&store, req)
+    lambda::serve("delete-company", &store, |store, req| async move {
+        handlers::delete_company(&store, req).await
     })
     .await
 }

@@ -5,5 +5,8 @@ use companies::{handlers, lambda};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     let store = lambda::init().await?;
-    lambda::run("get-company", |req| handlers::get_company(&store, req)).await
+    lambda::serve("get-company", &store, |store, req| async move {
+        handlers::get_company(&store, req).await
+    })
+    .await
 }

@@ -5,8 +5,9 @@ use companies::{handlers, lambda};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     let store = lambda::init().await?;
-    lambda::run("list-companies", |req| {
-        handlers::list_companies(&store, req)
+    companies::http::cursor::require_key()?;
+    lambda::serve("list-companies", &store, |store, req| async move {
+        handlers::list_companies(&store, req).await
     })
     .await
 }

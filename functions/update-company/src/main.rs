@@ -5,8 +5,8 @@ use companies::{handlers, lambda};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     let store = lambda::init().await?;
-    lambda::run("update-company", |req| {
-        handlers::update_company(&store, req)
+    lambda::serve("update-company", &store, |store, req| async move {
+        handlers::update_company(&store, req).await
     })
     .await
 }

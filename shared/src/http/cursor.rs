@@ -15,10 +15,28 @@ const LEN: usize = 1 + 16 + TAG_LEN;
 /// Used when `CURSOR_SECRET` is unset (local development). Deployed stacks set a generated secret.
 const DEVELOPMENT_KEY: &[u8] = b"companies-api local development cursor key";
 
-static KEY: LazyLock<Vec<u8>> = LazyLock::new(|| match std::env::var("CURSOR_SECRET") {
-    Ok(secret) if !secret.is_empty() => secret.into_bytes(),
-    _ => DEVELOPMENT_KEY.to_vec(),
-});
+static KEY: LazyLock<Vec<u8>> =
+    LazyLock::new(|| key_from(std::env::var("CURSOR_SECRET").ok(), false).unwrap_or_default());
+
+/// The signing key: the secret, or off AWS the development key. A deployed function has no
+/// key without its secret.
+fn key_from(secret: Option<String>, deployed: bool) -> Result<Vec<u8>, String> {
+    match secret {
+        Some(secret) if !secret.is_empty() => Ok(secret.into_bytes()),
+        _ if deployed => Err(
+            "CURSOR_SECRET is not set: a deployed function will not sign \
+             cursors with the public development key (the stack resolves it from Secrets \
+             Manager; check the function's environment)"
+                .into(),
+        ),
+        _ => Ok(DEVELOPMENT_KEY.to_vec()),
+    }
+}
+
+/// Fails (an init error of the Lambda) when the function runs on AWS without `CURSOR_SECRET`.
+pub fn require_key() -> Result<(), String> {
+    key_from(std::env::var("CURSOR_SECRET").ok(), super::deployed()).map(|_| ())
+}
 
 fn tag(payload: &[u8]) -> Option<[u8; TAG_LEN]> {
     let mut mac = Hmac::<Sha256>::new_from_slice(&KEY).ok()?;
@@ -58,6 +76,14 @@ pub fn decode(cursor: &str) -> Option<Uuid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deployed_function_needs_its_secret() {
+        assert!(key_from(None, true).is_err());
+        assert!(key_from(Some(String::new()), true).is_err());
+        assert_eq!(key_from(Some("s".into()), true).unwrap(), b"s");
+        assert_eq!(key_from(None, false).unwrap(), DEVELOPMENT_KEY);
+    }
 
     #[test]
     fn round_trips() {

@@ -40,19 +40,30 @@ fn hex_digest(parts: &[&[u8]]) -> String {
         .collect()
 }
 
-/// The JWT subject of an authenticated request (`anonymous` when the API is open, as locally).
-fn subject(req: &Request) -> String {
-    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
-        if let Some(sub) = ctx
-            .authorizer
-            .as_ref()
-            .and_then(|a| a.jwt.as_ref())
-            .and_then(|j| j.claims.get("sub"))
-        {
-            return sub.clone();
-        }
+/// The caller's identity from the JWT: its `sub`, or its `client_id` for a client-credentials
+/// token that carries no subject.
+pub fn caller(req: &Request) -> Option<String> {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+        return None;
+    };
+    let claims = &ctx.authorizer.as_ref()?.jwt.as_ref()?.claims;
+    claims
+        .get("sub")
+        .or_else(|| claims.get("client_id"))
+        .filter(|id| !id.is_empty())
+        .cloned()
+}
+
+/// Whom a key belongs to: the caller, or `anonymous` where the API is open (locally). A
+/// deployed function refuses a key it cannot tie to a caller.
+fn subject(caller: Option<String>, deployed: bool) -> Result<String, Problem> {
+    match caller {
+        Some(id) => Ok(id),
+        None if deployed => Err(Problem::bad_request(
+            "An Idempotency-Key needs a caller identity: the token carries neither sub nor client_id.",
+        )),
+        None => Ok("anonymous".to_owned()),
     }
-    "anonymous".to_owned()
 }
 
 impl Idempotency {
@@ -82,9 +93,10 @@ impl Idempotency {
         if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(bad());
         }
+        let subject = subject(caller(req), super::deployed())?;
         let canonical = serde_json::to_string(document).unwrap_or_default();
         Ok(Some(Idempotency {
-            key: hex_digest(&[subject(req).as_bytes(), key.as_bytes()]),
+            key: hex_digest(&[subject.as_bytes(), key.as_bytes()]),
             fingerprint: hex_digest(&[
                 req.method().as_str().as_bytes(),
                 req.uri().path().as_bytes(),
@@ -213,6 +225,44 @@ mod tests {
         assert_eq!(a.key, c.key);
         assert_ne!(a.fingerprint, c.fingerprint);
         assert_ne!(a.fingerprint, d.fingerprint);
+    }
+
+    fn with_claims(claims: &[(&str, &str)]) -> Request {
+        let mut ctx =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+        let mut authorizer =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayRequestAuthorizer::default();
+        let mut jwt =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayRequestAuthorizerJwtDescription::default();
+        jwt.claims = claims
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        authorizer.jwt = Some(jwt);
+        ctx.authorizer = Some(authorizer);
+        request(Some("k"), "/companies").with_request_context(RequestContext::ApiGatewayV2(ctx))
+    }
+
+    #[test]
+    fn keys_belong_to_the_subject_or_the_client() {
+        assert_eq!(
+            caller(&with_claims(&[("sub", "u1")])).as_deref(),
+            Some("u1")
+        );
+        assert_eq!(
+            caller(&with_claims(&[("client_id", "c1")])).as_deref(),
+            Some("c1")
+        );
+        assert_eq!(caller(&with_claims(&[])), None);
+        assert_eq!(caller(&request(Some("k"), "/companies")), None);
+        let d = doc(serde_json::json!({"a": 1}));
+        let a = Idempotency::from_request(&with_claims(&[("client_id", "c1")]), &d);
+        let b = Idempotency::from_request(&with_claims(&[("client_id", "c2")]), &d);
+        assert_ne!(a.unwrap().unwrap().key, b.unwrap().unwrap().key);
+        // Deployed, a key without an identity is refused; locally it is the anonymous caller's.
+        assert_eq!(subject(None, true).unwrap_err().status, 400);
+        assert_eq!(subject(None, false).unwrap(), "anonymous");
+        assert_eq!(subject(Some("u1".into()), true).unwrap(), "u1");
     }
 
     #[test]

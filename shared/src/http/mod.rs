@@ -12,6 +12,12 @@ use serde::Serialize;
 
 pub use problem::{IntoResponse, Problem};
 
+/// Whether this process runs as a deployed Lambda function (the runtime sets the variable),
+/// where what is only tolerable locally (no identity, a development key) is refused.
+pub fn deployed() -> bool {
+    std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
+}
+
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 

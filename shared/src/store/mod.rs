@@ -5,6 +5,7 @@
 //! Every write is all-or-nothing: a company, the marker that reserves its CNPJ and the
 //! idempotency record of the request that wrote it are written in one transaction.
 
+pub mod deadline;
 pub mod dynamo;
 pub mod memory;
 
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use crate::model::{Cnpj, Company};
 
+pub use deadline::Deadlined;
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 

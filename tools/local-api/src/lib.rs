@@ -4,11 +4,13 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use companies::handlers::Handled;
 use companies::http::{Problem, MAX_BODY_BYTES};
 use companies::routes::{self, Resolved};
-use companies::store::Store;
+use companies::store::deadline::LOCAL_BUDGET;
+use companies::store::{Deadlined, Store};
 use companies::telemetry::{self, RequestInfo};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -18,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 
 type HttpResponse = hyper::Response<Full<Bytes>>;
 
@@ -37,8 +40,14 @@ fn to_hyper(resp: lambda_http::Response<Body>) -> HttpResponse {
     hyper::Response::from_parts(parts, Full::new(bytes))
 }
 
-/// Answers one request: route it, read a bounded body, build the Lambda request, run the handler.
-pub async fn handle<S: Store>(store: &S, req: hyper::Request<Incoming>) -> HttpResponse {
+/// Answers one request: route it, read a bounded body, build the Lambda request, run the handler
+/// with a store whose calls share the request's time `budget`.
+pub async fn handle<S: Store>(
+    store: &S,
+    budget: Duration,
+    req: hyper::Request<Incoming>,
+) -> HttpResponse {
+    let store = Deadlined::new(store, Instant::now() + budget);
     let request_id = local_request_id();
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
@@ -68,7 +77,7 @@ pub async fn handle<S: Store>(store: &S, req: hyper::Request<Incoming>) -> HttpR
     let response = telemetry::observe(info, async {
         match response {
             Outcome::Ready(problem) => Err(problem),
-            Outcome::Route(function, params) => run_route(store, function, params, req).await,
+            Outcome::Route(function, params) => run_route(&store, function, params, req).await,
         }
     })
     .await;
@@ -105,8 +114,18 @@ fn local_request_id() -> String {
     format!("local-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Serves HTTP/1.1 on `listener` until the task is dropped.
+/// Serves HTTP/1.1 on `listener` until the task is dropped, each request with
+/// [`LOCAL_BUDGET`] of time (as a Lambda has its deadline).
 pub async fn serve<S: Store + 'static>(listener: TcpListener, store: Arc<S>) {
+    serve_with_budget(listener, store, LOCAL_BUDGET).await
+}
+
+/// Like [`serve`], with another time budget per request.
+pub async fn serve_with_budget<S: Store + 'static>(
+    listener: TcpListener,
+    store: Arc<S>,
+    budget: Duration,
+) {
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(conn) => conn,
@@ -119,7 +138,7 @@ pub async fn serve<S: Store + 'static>(listener: TcpListener, store: Arc<S>) {
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let store = Arc::clone(&store);
-                async move { Ok::<_, Infallible>(handle(store.as_ref(), req).await) }
+                async move { Ok::<_, Infallible>(handle(store.as_ref(), budget, req).await) }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

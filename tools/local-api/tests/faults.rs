@@ -1,35 +1,61 @@
-//! Faults: when DynamoDB is unreachable, throttling, failing or slow, the API answers 503
-//! problem+json with Retry-After (never a bare 500, never internal text) and writes nothing.
-//! Runs against DynamoDB Local through a fault-injecting proxy, and against a stopped server.
+//! What only real DynamoDB and AWS do, shown on the DynamoDB-backed API through a proxy in front
+//! of DynamoDB Local that behaves the way DynamoDB does under load: throttling, 500s and 503s,
+//! cancelled transactions, transaction conflicts on single-item writes (once and persistently),
+//! replies lost after the write committed, cut response bodies, stalls, and slow-but-successful
+//! calls that exhaust the request's time budget. The client never gets a bare 500 or internal
+//! text; a transient fault is retried or answered 503 + Retry-After with nothing written; a write
+//! whose reply was lost is answered as if it ran once, and the table shows it landed once.
 
 mod common;
 
-use std::convert::Infallible;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{acme, full, Api};
+use common::recorder::{serve_proxy, upstream};
+use common::{acme, full, header, Api};
 use companies::store::DynamoStore;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use reqwest::header::{ETAG, LOCATION};
 use reqwest::StatusCode;
-use serde_json::Value;
-use tokio::net::TcpListener;
+use serde_json::{json, Value};
 
-const PASS: u8 = 0;
-const THROTTLE: u8 = 1;
-const SERVER_ERROR: u8 = 2;
-const SLOW: u8 = 3;
-const CANCEL_THROTTLED: u8 = 4;
+/// What the proxy does to a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Answers `ThrottlingException` (400).
+    Throttle,
+    /// Answers `InternalServerError` (500).
+    ServerError,
+    /// Answers a bare 503 `ServiceUnavailable`.
+    Unavailable,
+    /// Cancels a transaction for throttling.
+    CancelThrottled,
+    /// Answers `TransactionConflictException` (400), as DynamoDB does to a single-item write on
+    /// an item that a transaction in flight holds.
+    Conflict,
+    /// Forwards the call (it commits), then holds the reply past the SDK's attempt timeout.
+    LoseReply,
+    /// Forwards the call and answers 200 with half of its body.
+    CutBody,
+    /// Waits this many milliseconds, then forwards the call.
+    Delay(u64),
+}
+
+/// A fault for calls whose `X-Amz-Target` ends with `target` ("" = every call), `times` times.
+#[derive(Debug, Clone, Copy)]
+struct Fault {
+    kind: Kind,
+    target: &'static str,
+    times: u32,
+}
+
+const ALWAYS: u32 = u32::MAX;
 
 /// An HTTP proxy in front of DynamoDB Local whose behaviour the test switches.
 struct FaultProxy {
     url: String,
-    mode: Arc<AtomicU8>,
+    fault: Arc<Mutex<Option<Fault>>>,
 }
 
 fn canned(status: u16, error_type: &str, extra: &str) -> hyper::Response<Full<Bytes>> {
@@ -43,11 +69,24 @@ fn canned(status: u16, error_type: &str, extra: &str) -> hyper::Response<Full<By
         .unwrap()
 }
 
+/// The fault that applies to a call to `target`, counting it.
+fn take(fault: &Mutex<Option<Fault>>, target: &str) -> Option<Kind> {
+    let mut slot = fault.lock().unwrap();
+    let f = slot.as_mut()?;
+    if !target.ends_with(f.target) || f.times == 0 {
+        return None;
+    }
+    if f.times != ALWAYS {
+        f.times -= 1;
+    }
+    Some(f.kind)
+}
+
 async fn forward(
     upstream: &str,
     client: &reqwest::Client,
     req: hyper::Request<Incoming>,
-    mode: u8,
+    fault: &Mutex<Option<Fault>>,
 ) -> hyper::Response<Full<Bytes>> {
     let target = req
         .headers()
@@ -61,17 +100,20 @@ async fn forward(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    match mode {
-        THROTTLE => return canned(400, "ThrottlingException", ""),
-        SERVER_ERROR => return canned(500, "InternalServerError", ""),
-        CANCEL_THROTTLED if target.ends_with("TransactWriteItems") => {
+    let kind = take(fault, &target);
+    match kind {
+        Some(Kind::Throttle) => return canned(400, "ThrottlingException", ""),
+        Some(Kind::ServerError) => return canned(500, "InternalServerError", ""),
+        Some(Kind::Unavailable) => return canned(503, "ServiceUnavailable", ""),
+        Some(Kind::CancelThrottled) if target.ends_with("TransactWriteItems") => {
             return canned(
                 400,
                 "TransactionCanceledException",
                 r#","CancellationReasons":[{"Code":"ThrottlingError"}]"#,
             )
         }
-        SLOW => tokio::time::sleep(Duration::from_secs(3)).await,
+        Some(Kind::Conflict) => return canned(400, "TransactionConflictException", ""),
+        Some(Kind::Delay(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
         _ => {}
     }
     let mut out = client.post(upstream).body(bytes);
@@ -83,57 +125,60 @@ async fn forward(
     let Ok(resp) = out.send().await else {
         return canned(500, "InternalServerError", "");
     };
-    let mut builder = hyper::Response::builder().status(resp.status().as_u16());
+    let status = resp.status().as_u16();
+    let mut builder = hyper::Response::builder().status(status);
     for (name, value) in resp.headers() {
-        if name != "content-length" && name != "transfer-encoding" {
+        if name != "content-length" && name != "transfer-encoding" && name != "x-amz-crc32" {
             builder = builder.header(name, value);
         }
     }
-    builder
-        .body(Full::new(resp.bytes().await.unwrap_or_default()))
-        .unwrap()
+    let mut body = resp.bytes().await.unwrap_or_default();
+    match kind {
+        // The write has committed upstream; the client gives up waiting for its answer.
+        Some(Kind::LoseReply) => tokio::time::sleep(Duration::from_millis(2_500)).await,
+        Some(Kind::CutBody) => body = body.slice(..body.len() / 2),
+        _ => {}
+    }
+    builder.body(Full::new(body)).unwrap()
 }
 
 impl FaultProxy {
-    async fn start(upstream: String) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let mode = Arc::new(AtomicU8::new(PASS));
-        let shared = Arc::clone(&mode);
+    async fn start() -> FaultProxy {
+        let fault = Arc::new(Mutex::new(None));
+        let shared = Arc::clone(&fault);
         let client = reqwest::Client::new();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let (mode, client, upstream) =
-                    (Arc::clone(&shared), client.clone(), upstream.clone());
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let (mode, client, upstream) =
-                            (Arc::clone(&mode), client.clone(), upstream.clone());
-                        async move {
-                            Ok::<_, Infallible>(
-                                forward(&upstream, &client, req, mode.load(Ordering::SeqCst)).await,
-                            )
-                        }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        FaultProxy { url, mode }
+        let url = serve_proxy(move |req| {
+            let (fault, client) = (Arc::clone(&shared), client.clone());
+            async move { forward(&upstream(), &client, req, &fault).await }
+        })
+        .await;
+        FaultProxy { url, fault }
     }
 
-    fn set(&self, mode: u8) {
-        self.mode.store(mode, Ordering::SeqCst);
+    /// Applies `kind` to the next `times` calls to `target`.
+    fn set(&self, kind: Kind, target: &'static str, times: u32) {
+        *self.fault.lock().unwrap() = Some(Fault {
+            kind,
+            target,
+            times,
+        });
+    }
+
+    fn clear(&self) {
+        *self.fault.lock().unwrap() = None;
+    }
+
+    /// Whether every fault set was used up.
+    fn used_up(&self) -> bool {
+        self.fault.lock().unwrap().is_none_or(|f| f.times == 0)
     }
 }
 
 /// A 503 problem with Retry-After that leaks nothing internal.
 async fn assert_unavailable(r: reqwest::Response) {
+    if r.status() != 503 {
+        common::dump_errors();
+    }
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.headers()["retry-after"], "1");
     assert_eq!(r.headers()["content-type"], "application/problem+json");
@@ -147,9 +192,20 @@ async fn assert_unavailable(r: reqwest::Response) {
         "Dynamo",
         "timeout",
         "Transaction",
+        "budget",
     ] {
         assert!(!text.contains(leak), "internal text {leak:?} in {text}");
     }
+}
+
+/// The company `id` as the table holds it.
+async fn stored_company(truth: &Api, id: &str) -> Value {
+    truth
+        .get(&format!("/companies/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 async fn company_count(api: &Api) -> usize {
@@ -157,31 +213,48 @@ async fn company_count(api: &Api) -> usize {
     page["items"].as_array().unwrap().len()
 }
 
+/// The DynamoDB-backed API behind a fault proxy, and one straight to DynamoDB Local to look at
+/// what the table holds.
+async fn setup(budget: Duration) -> Option<(FaultProxy, Api, Api)> {
+    let direct = companies::testing::dynamo_store("faults").await?;
+    let proxy = FaultProxy::start().await;
+    let store = DynamoStore::connect_to(direct.table(), Some(&proxy.url)).await;
+    let api = Api::start_with_budget(store, budget).await;
+    let truth = Api::start(direct).await;
+    Some((proxy, api, truth))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_database_means_503_and_nothing_written() {
-    let Some(direct) = companies::testing::dynamo_store("faults").await else {
+    let Some((proxy, api, _)) = setup(Duration::from_secs(8)).await else {
         return;
     };
-    let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
-    let proxy = FaultProxy::start(upstream).await;
-    let store = DynamoStore::connect_to(direct.table(), Some(&proxy.url)).await;
-    let api = Api::start(store).await;
-
     let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
-    for mode in [THROTTLE, SERVER_ERROR, CANCEL_THROTTLED] {
-        proxy.set(mode);
-        // With a CNPJ the create is a transaction (company + marker), which CANCEL_THROTTLED hits.
+    for kind in [
+        Kind::Throttle,
+        Kind::ServerError,
+        Kind::Unavailable,
+        Kind::CancelThrottled,
+        Kind::Conflict,
+    ] {
+        proxy.set(kind, "", ALWAYS);
+        // With a CNPJ the create is a transaction (company + marker), which CancelThrottled hits.
         assert_unavailable(api.post(&full()).await).await;
-        if mode != CANCEL_THROTTLED {
+        if kind != Kind::CancelThrottled {
             assert_unavailable(api.get(&format!("/companies/{id}")).await).await;
             assert_unavailable(api.get("/companies").await).await;
         }
-        proxy.set(PASS);
-        assert_eq!(company_count(&api).await, 1, "mode {mode} wrote something");
+        proxy.clear();
+        assert_eq!(company_count(&api).await, 1, "{kind:?} wrote something");
     }
 
+    // A cut reply to a read is a 503 too, never a 500.
+    proxy.set(Kind::CutBody, "GetItem", ALWAYS);
+    assert_unavailable(api.get(&format!("/companies/{id}")).await).await;
+    proxy.clear();
+
     // Slow: SDK timeouts give up well inside the 10 s function timeout.
-    proxy.set(SLOW);
+    proxy.set(Kind::Delay(3_000), "", ALWAYS);
     let started = Instant::now();
     assert_unavailable(api.post(&acme()).await).await;
     assert!(
@@ -189,8 +262,195 @@ async fn a_failing_database_means_503_and_nothing_written() {
         "{:?}",
         started.elapsed()
     );
-    proxy.set(PASS);
+    proxy.clear();
     common::assert_logs_masked();
+}
+
+/// DynamoDB answers `TransactionConflictException` to a single-item write on an item that a
+/// transaction in flight holds; once it clears, the write goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passing_transaction_conflict_is_retried() {
+    let Some((proxy, api, truth)) = setup(Duration::from_secs(8)).await else {
+        return;
+    };
+    proxy.set(Kind::Conflict, "PutItem", 2);
+    let created = api.post(&acme()).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert!(proxy.used_up());
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    proxy.set(Kind::Conflict, "PutItem", 1);
+    let patched = api
+        .patch(&id, &json!({"company_name": "Acme 2"}), Some("\"1\""))
+        .await;
+    assert_eq!(patched.status(), StatusCode::OK);
+    let company: Value = stored_company(&truth, &id).await;
+    assert_eq!(
+        (
+            company["company_name"].as_str(),
+            company["version"].as_u64()
+        ),
+        (Some("Acme 2"), Some(2))
+    );
+}
+
+/// The request whose write committed but whose reply was lost (held past the SDK's attempt
+/// timeout, so the SDK retried and the retry's condition failed) is answered as if it ran once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_reply_was_lost_is_answered_as_done() {
+    let Some((proxy, api, truth)) = setup(Duration::from_secs(8)).await else {
+        return;
+    };
+
+    // Create, a single PutItem.
+    proxy.set(Kind::LoseReply, "PutItem", 1);
+    let r = api.post(&acme()).await;
+    assert!(proxy.used_up(), "the fault was not hit");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(header(&r, ETAG), "\"1\"");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(company_count(&truth).await, 1, "no duplicate");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let stored: Value = stored_company(&truth, &id).await;
+    assert_eq!(stored, body);
+
+    // Create with a CNPJ and an Idempotency-Key: one transaction.
+    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
+    let r = api
+        .send_with(
+            "POST",
+            "/companies",
+            &[("idempotency-key", "lost-1")],
+            Some(&full()),
+        )
+        .await;
+    assert!(proxy.used_up());
+    if r.status() != 201 {
+        common::dump_errors();
+    }
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let location = header(&r, LOCATION);
+    assert_eq!(company_count(&truth).await, 2, "no duplicate");
+    // The key's replay gives the same answer.
+    let again = api
+        .send_with(
+            "POST",
+            "/companies",
+            &[("idempotency-key", "lost-1")],
+            Some(&full()),
+        )
+        .await;
+    assert_eq!(
+        (again.status(), header(&again, LOCATION)),
+        (StatusCode::CREATED, location.clone())
+    );
+
+    // PATCH with If-Match: 200, never a 412 for its own write; the version moved once.
+    proxy.set(Kind::LoseReply, "PutItem", 1);
+    let r = api
+        .patch(&id, &json!({"declared_billing": "2500.00"}), Some("\"1\""))
+        .await;
+    assert!(proxy.used_up());
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, ETAG), "\"2\"");
+    let stored: Value = stored_company(&truth, &id).await;
+    assert_eq!(
+        (
+            stored["declared_billing"].as_str(),
+            stored["version"].as_u64()
+        ),
+        (Some("2500.00"), Some(2))
+    );
+
+    // PUT without If-Match.
+    proxy.set(Kind::LoseReply, "PutItem", 1);
+    let r = api
+        .put(
+            &id,
+            &json!({"company_name": "Acme Ltda", "phone": "11978235674", "declared_billing": 1}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let stored: Value = stored_company(&truth, &id).await;
+    assert_eq!(stored["version"], 3, "applied once");
+
+    // The three bank-account writes.
+    let path = format!("/companies/{id}/bank-accounts");
+    let account = json!({"bank_code": "260", "agency": "0001", "account_number": "98765432-1"});
+    proxy.set(Kind::LoseReply, "PutItem", 1);
+    let r = api
+        .send_with("POST", &path, &[("if-match", "\"3\"")], Some(&account))
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "never a 409 for its own account"
+    );
+    let added: Value = r.json().await.unwrap();
+    let account_path = format!("{path}/{}", added["id"].as_str().unwrap());
+    proxy.set(Kind::LoseReply, "PutItem", 1);
+    let r = api
+        .send_with(
+            "PATCH",
+            &account_path,
+            &[("if-match", "\"4\"")],
+            Some(&json!({"agency": "0002"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    proxy.set(Kind::LoseReply, "PutItem", 1);
+    let r = api
+        .send_with("DELETE", &account_path, &[("if-match", "\"5\"")], None)
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let stored: Value = stored_company(&truth, &id).await;
+    assert_eq!(stored["version"], 6);
+    assert_eq!(stored["bank_accounts"], json!([]));
+
+    // DELETE with If-Match (a transaction with its tombstone): 204, never a 404 or 412.
+    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
+    let r = api.delete(&id, Some("\"6\"")).await;
+    assert!(proxy.used_up());
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        truth.get(&format!("/companies/{id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(company_count(&truth).await, 1);
+    common::assert_logs_masked();
+}
+
+/// Slow but successful calls cannot outlast the function: when the request's budget runs out
+/// the answer is 503 + Retry-After, in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_calls_that_exhaust_the_budget_mean_503_in_time() {
+    let budget = Duration::from_secs(3);
+    let Some((proxy, api, truth)) = setup(budget).await else {
+        return;
+    };
+    let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
+    // Each read takes 1.6 s (under the SDK's 2 s attempt timeout, so none fails); an account
+    // add with a key reads twice (the key, the company) before it writes: over the 3 s budget.
+    proxy.set(Kind::Delay(1_600), "GetItem", ALWAYS);
+    let started = Instant::now();
+    let r = api
+        .send_with(
+            "POST",
+            &format!("/companies/{id}/bank-accounts"),
+            &[("idempotency-key", "slow")],
+            Some(&json!({"bank_code": "260", "agency": "1", "account_number": "12345678"})),
+        )
+        .await;
+    let took = started.elapsed();
+    assert_unavailable(r).await;
+    assert!(took < budget + Duration::from_millis(500), "{took:?}");
+    proxy.clear();
+    let stored: Value = stored_company(&truth, &id).await;
+    assert_eq!(stored["version"], 1, "nothing written");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

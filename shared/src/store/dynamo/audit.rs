@@ -1,6 +1,11 @@
-//! Full-table checks for tests (feature `test-support`): never compiled into a function.
+//! Full-table checks and call attribution for tests (feature `test-support`): never compiled
+//! into a function.
 
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
 use uuid::Uuid;
 
 use super::errors::sdk_error;
@@ -39,5 +44,47 @@ impl DynamoStore {
                 return Ok(out);
             }
         }
+    }
+}
+
+/// The header naming the function a DynamoDB call was made for (see [`DynamoStore::attributed`]).
+pub const FUNCTION_HEADER: &str = "x-companies-function";
+
+/// Adds [`FUNCTION_HEADER`] to every call made while serving a request.
+#[derive(Debug)]
+struct FunctionHeader;
+
+impl Intercept for FunctionHeader {
+    fn name(&self) -> &'static str {
+        "FunctionHeader"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(function) = crate::telemetry::current_function() {
+            context
+                .request_mut()
+                .headers_mut()
+                .insert(FUNCTION_HEADER, function);
+        }
+        Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// The same store, naming on each call the function it serves, so a recording proxy can
+    /// tell which operation used which DynamoDB action.
+    pub fn attributed(&self) -> DynamoStore {
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .interceptor(FunctionHeader)
+            .build();
+        DynamoStore::new(Client::from_conf(config), self.table.clone())
     }
 }

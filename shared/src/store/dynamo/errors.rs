@@ -1,5 +1,6 @@
 //! Mapping SDK failures to store errors: what is worth a retry later (503) and what is not.
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use super::items::Item;
@@ -7,24 +8,34 @@ use super::writes::Part;
 use crate::store::StoreError;
 
 /// Error codes that mean "the service is busy or failing now": the client may retry later.
-const RETRYABLE: [&str; 6] = [
+pub const RETRYABLE: [&str; 7] = [
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
     "RequestLimitExceeded",
     "InternalServerError",
     "ServiceUnavailable",
     "TransactionInProgressException",
+    "TransactionConflictException",
 ];
 
+/// A single-item write met an item that a transaction in flight holds: worth a short retry.
+pub const TRANSACTION_CONFLICT: &str = "TransactionConflictException";
+
 /// Maps an SDK failure that is not a condition check to a store error.
-pub fn sdk_error<E, R>(op: &str, err: SdkError<E, R>) -> StoreError
+pub fn sdk_error<E>(op: &str, err: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+        // No answer, or one that could not be read (a cut or garbled body): try again later.
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             StoreError::Unavailable(format!("{op}: {err:?}"))
+        }
+        // A 5xx, or an answer with no error code the SDK could read (a cut or garbled body).
+        SdkError::ServiceError(e)
+            if e.raw().status().is_server_error() || e.err().code().is_none() =>
+        {
+            StoreError::Unavailable(format!("{op}: {}", e.err()))
         }
         SdkError::ServiceError(e) if e.err().code().is_some_and(|c| RETRYABLE.contains(&c)) => {
             StoreError::Unavailable(format!("{op}: {}", e.err()))
@@ -40,15 +51,14 @@ where
 
 /// Maps the failure of a single-item write: a failed condition by `part` (with the old item
 /// `old_item` finds in the error), anything else as [`sdk_error`].
-pub fn single_item_error<E, R>(
+pub fn single_item_error<E>(
     op: &str,
     part: Part,
-    err: SdkError<E, R>,
+    err: SdkError<E, HttpResponse>,
     old_item: impl for<'a> FnOnce(&'a E) -> Option<&'a Item>,
 ) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     if let SdkError::ServiceError(e) = &err {
         if e.err().code() == Some("ConditionalCheckFailedException") {

@@ -35,6 +35,11 @@ pub(super) const TAX_ID_PREFIX: &str = "TAXID#";
 pub(super) const MARKER_HOLDER: &str = "company_id";
 pub(super) const VERSION: &str = "version";
 const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+const TOMBSTONE_SK: &str = "DELETED";
+/// The attribute naming the write that put an item there (see `writes`).
+pub(super) const WRITE_TOKEN: &str = "write_token";
+/// How long the record of a delete stays, to recognise a delete whose reply was lost.
+const TOMBSTONE_SECONDS: i64 = 24 * 60 * 60;
 const BILLING: &str = "declared_billing";
 const FINGERPRINT: &str = "fingerprint";
 
@@ -52,6 +57,22 @@ fn company_pk(id: Uuid) -> String {
 /// The key of company `id`.
 pub fn company_key(id: Uuid) -> Item {
     key_of(company_pk(id), COMPANY_SK)
+}
+
+/// The key of the record that company `id` was deleted.
+pub fn tombstone_key(id: Uuid) -> Item {
+    key_of(company_pk(id), TOMBSTONE_SK)
+}
+
+/// The record that company `id` was deleted by the write `token`; the table's TTL removes it.
+pub fn tombstone_item(id: Uuid, token: &str) -> Item {
+    let mut item = tombstone_key(id);
+    item.insert(WRITE_TOKEN.into(), AttributeValue::S(token.to_owned()));
+    item.insert(
+        EXPIRES_AT.into(),
+        AttributeValue::N((crate::store::unix_now() + TOMBSTONE_SECONDS).to_string()),
+    );
+    item
 }
 
 /// The key of the marker of `cnpj`.

@@ -11,7 +11,7 @@
 //! - `audit` (feature `test-support`): full-table checks for tests.
 
 #[cfg(feature = "test-support")]
-mod audit;
+pub mod audit;
 mod errors;
 pub mod items;
 mod setup;
@@ -121,7 +121,9 @@ impl CompanyCreator for DynamoStore {
         company: &Company,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        self.write(writes::create(company, idempotency)?).await
+        let token = Uuid::new_v4().simple().to_string();
+        let steps = writes::create(company, idempotency, &token)?;
+        self.write(steps, &token, company_key(company.id)).await
     }
 }
 
@@ -132,14 +134,18 @@ impl CompanyUpdater for DynamoStore {
         next: &Company,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        self.write(writes::replace(current, next, idempotency)?)
-            .await
+        let token = Uuid::new_v4().simple().to_string();
+        let steps = writes::replace(current, next, idempotency, &token)?;
+        self.write(steps, &token, company_key(next.id)).await
     }
 }
 
 impl CompanyDeleter for DynamoStore {
     async fn delete(&self, current: &Company) -> Result<(), StoreError> {
-        self.write(writes::delete(current)).await
+        let token = Uuid::new_v4().simple().to_string();
+        let steps = writes::delete(current, &token);
+        self.write(steps, &token, items::tombstone_key(current.id))
+            .await
     }
 }
 

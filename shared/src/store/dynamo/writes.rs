@@ -2,6 +2,12 @@
 //! markers it takes or frees, the request's idempotency record): one step goes out as a plain
 //! PutItem or DeleteItem, several as one TransactWriteItems, so all land or none does. A failed
 //! condition is mapped to the step it guarded.
+//!
+//! Every write carries a fresh token, stored on the company item (or a delete's tombstone).
+//! When its outcome is unknown (a timeout, a reply lost or cut after the write committed, so
+//! the SDK's retry met its own write and failed a condition), the store reads the item back:
+//! holding the token means the write landed, and it is reported as done. Transactions also send
+//! a ClientRequestToken, so DynamoDB itself answers a retried one that had committed.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,10 +21,11 @@ use aws_sdk_dynamodb::types::{
 };
 use uuid::Uuid;
 
+use super::errors::TRANSACTION_CONFLICT;
 use super::errors::{sdk_error, single_item_error};
 use super::items::{
-    self, company_key, marker_holder, marker_item, tax_id_key, Item, EXPIRES_AT, MARKER_HOLDER, PK,
-    VERSION,
+    self, company_key, marker_holder, marker_item, tax_id_key, tombstone_item, Item, EXPIRES_AT,
+    MARKER_HOLDER, PK, VERSION, WRITE_TOKEN,
 };
 use super::DynamoStore;
 use crate::model::{Cnpj, Company};
@@ -35,6 +42,7 @@ pub enum Part {
     TakeTaxId,
     FreeTaxId,
     Idempotency,
+    Tombstone,
 }
 
 impl Part {
@@ -50,6 +58,8 @@ impl Part {
             // The marker changed hands since the company was read: the company changed too.
             Part::FreeTaxId => StoreError::VersionConflict,
             Part::Idempotency => StoreError::IdempotencyKeyTaken,
+            // The company was deleted already: its version check failed too.
+            Part::Tombstone => StoreError::NotFound,
         }
     }
 }
@@ -129,14 +139,22 @@ fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Internal(format!("building a transaction: {e}"))
 }
 
+/// The company item, carrying the write's token.
+fn company_item(company: &Company, token: &str) -> Result<Item, StoreError> {
+    let mut item = items::to_item(company)?;
+    item.insert(WRITE_TOKEN.into(), AttributeValue::S(token.to_owned()));
+    Ok(item)
+}
+
 /// The steps of a new company.
 pub fn create(
     company: &Company,
     idempotency: Option<&IdempotencyRecord>,
+    token: &str,
 ) -> Result<Vec<Step>, StoreError> {
     let mut steps = vec![Step {
         part: Part::NewCompany,
-        action: Action::Put(items::to_item(company)?),
+        action: Action::Put(company_item(company, token)?),
         condition: Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)]),
     }];
     steps.extend(tax_id_moves(None, Some(company)));
@@ -149,10 +167,11 @@ pub fn replace(
     current: &Company,
     next: &Company,
     idempotency: Option<&IdempotencyRecord>,
+    token: &str,
 ) -> Result<Vec<Step>, StoreError> {
     let mut steps = vec![Step {
         part: Part::ExistingCompany,
-        action: Action::Put(items::to_item(next)?),
+        action: Action::Put(company_item(next, token)?),
         condition: Condition::at_version(current.version),
     }];
     steps.extend(tax_id_moves(Some(current), Some(next)));
@@ -160,13 +179,20 @@ pub fn replace(
     Ok(steps)
 }
 
-/// The steps of deleting `current`.
-pub fn delete(current: &Company) -> Vec<Step> {
-    let mut steps = vec![Step {
-        part: Part::ExistingCompany,
-        action: Action::Delete(company_key(current.id)),
-        condition: Condition::at_version(current.version),
-    }];
+/// The steps of deleting `current`: the company goes, a tombstone holding the token stays.
+pub fn delete(current: &Company, token: &str) -> Vec<Step> {
+    let mut steps = vec![
+        Step {
+            part: Part::ExistingCompany,
+            action: Action::Delete(company_key(current.id)),
+            condition: Condition::at_version(current.version),
+        },
+        Step {
+            part: Part::Tombstone,
+            action: Action::Put(tombstone_item(current.id, token)),
+            condition: Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)]),
+        },
+    ];
     steps.extend(tax_id_moves(Some(current), None));
     steps
 }
@@ -207,76 +233,135 @@ fn record(idempotency: Option<&IdempotencyRecord>) -> Result<Option<Step>, Store
     }))
 }
 
+/// How one attempt at a write ended.
+enum Attempt {
+    Done,
+    /// Another transaction held one of the items: worth a short retry.
+    Contended(String),
+    Failed(StoreError),
+}
+
+/// Whether a write that failed so may still have landed: its outcome was unknown, or a
+/// condition failed that the write's own earlier attempt would have made fail.
+fn may_have_landed(err: &StoreError) -> bool {
+    matches!(
+        err,
+        StoreError::Unavailable(_)
+            | StoreError::AlreadyExists
+            | StoreError::VersionConflict
+            | StoreError::NotFound
+            | StoreError::IdempotencyKeyTaken
+    )
+}
+
 impl DynamoStore {
-    /// Writes `steps`: one alone needs no transaction (the same condition on a plain PutItem
-    /// or DeleteItem costs half the capacity and one round of coordination less); several go
-    /// in one transaction, retried a few times when DynamoDB cancels it because another
-    /// transaction held one of its items.
-    pub(super) async fn write(&self, mut steps: Vec<Step>) -> Result<(), StoreError> {
-        if steps.len() == 1 {
-            if let Some(step) = steps.pop() {
-                return self.write_one(step).await;
-            }
+    /// Writes `steps` with the write token `token`; `proof` is the key of the item that holds
+    /// the token once the write has landed. One step needs no transaction (the same condition
+    /// on a plain PutItem or DeleteItem costs half the capacity and one round of coordination
+    /// less); several go in one transaction. Contention is retried a few times.
+    pub(super) async fn write(
+        &self,
+        steps: Vec<Step>,
+        token: &str,
+        proof: Item,
+    ) -> Result<(), StoreError> {
+        tracing::debug!(items = steps.len(), "writing");
+        let err = match self.attempts(&steps, token).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if may_have_landed(&err) && self.holds_token(proof, token).await.unwrap_or(false) {
+            tracing::warn!(error = %err, "the write had landed although its answer was lost");
+            return Ok(());
         }
-        let parts: Vec<Part> = steps.iter().map(|s| s.part).collect();
-        let items = steps
-            .into_iter()
-            .map(|s| self.transact_item(s))
-            .collect::<Result<Vec<_>, _>>()?;
+        Err(err)
+    }
+
+    async fn attempts(&self, steps: &[Step], token: &str) -> Result<(), StoreError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            let err = match result {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
+            let outcome = match steps {
+                [step] => self.write_one(step).await,
+                // 32 hex characters and the attempt: within the 36 DynamoDB allows.
+                _ => self.transact(steps, &format!("{token}-{attempt}")).await,
             };
-            let SdkError::ServiceError(service) = &err else {
-                return Err(sdk_error("TransactWriteItems", err));
-            };
-            let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err()
-            else {
-                return Err(sdk_error("TransactWriteItems", err));
-            };
-            let reasons = cancelled.cancellation_reasons();
-            let failed = |code: &str| {
-                reasons
-                    .iter()
-                    .zip(&parts)
-                    .find(|(r, _)| r.code() == Some(code))
-            };
-            // A taken idempotency key first: the request that holds it caused any other
-            // failed condition (the CNPJ it took, the version it wrote).
-            let conditions = reasons
-                .iter()
-                .zip(&parts)
-                .filter(|(r, _)| r.code() == Some("ConditionalCheckFailed"));
-            if let Some((reason, part)) = conditions.min_by_key(|(_, p)| **p != Part::Idempotency) {
-                return Err(part.condition_failed(reason.item()));
+            match outcome {
+                Attempt::Done => return Ok(()),
+                Attempt::Failed(e) => return Err(e),
+                Attempt::Contended(_) if attempt < TRANSACTION_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(jitter_ms(attempt))).await;
+                }
+                Attempt::Contended(detail) => {
+                    return Err(StoreError::Unavailable(format!("contended: {detail}")))
+                }
             }
-            let contended = failed("TransactionConflict").is_some();
-            if contended && attempt < TRANSACTION_ATTEMPTS {
-                tokio::time::sleep(Duration::from_millis(jitter_ms(attempt))).await;
-                continue;
-            }
-            return Err(StoreError::Unavailable(format!(
-                "transaction cancelled: {reasons:?}"
-            )));
         }
     }
 
-    fn transact_item(&self, step: Step) -> Result<TransactWriteItem, StoreError> {
+    /// Whether the item at `key` holds the write token `token` (strongly consistent read).
+    async fn holds_token(&self, key: Item, token: &str) -> Result<bool, StoreError> {
+        Ok(self.get_item(key).await?.is_some_and(|item| {
+            item.get(WRITE_TOKEN)
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|t| t == token)
+        }))
+    }
+
+    async fn transact(&self, steps: &[Step], request_token: &str) -> Attempt {
+        let items = match steps
+            .iter()
+            .map(|s| self.transact_item(s))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(items) => items,
+            Err(e) => return Attempt::Failed(e),
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(request_token)
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Attempt::Done,
+            Err(e) => e,
+        };
+        let SdkError::ServiceError(service) = &err else {
+            return Attempt::Failed(sdk_error("TransactWriteItems", err));
+        };
+        let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else {
+            return Attempt::Failed(sdk_error("TransactWriteItems", err));
+        };
+        let reasons = cancelled.cancellation_reasons();
+        // A taken idempotency key first: the request that holds it caused any other failed
+        // condition (the CNPJ it took, the version it wrote).
+        let conditions = reasons
+            .iter()
+            .zip(steps.iter().map(|s| s.part))
+            .filter(|(r, _)| r.code() == Some("ConditionalCheckFailed"));
+        if let Some((reason, part)) = conditions.min_by_key(|(_, p)| *p != Part::Idempotency) {
+            return Attempt::Failed(part.condition_failed(reason.item()));
+        }
+        let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
+        if codes.contains(&"TransactionConflict") {
+            return Attempt::Contended(format!("transaction cancelled: {codes:?}"));
+        }
+        Attempt::Failed(StoreError::Unavailable(format!(
+            "transaction cancelled: {codes:?}"
+        )))
+    }
+
+    fn transact_item(&self, step: &Step) -> Result<TransactWriteItem, StoreError> {
         let c = &step.condition;
-        Ok(match step.action {
+        Ok(match &step.action {
             Action::Put(item) => TransactWriteItem::builder()
                 .put(
                     conditioned!(
-                        Put::builder().table_name(&self.table).set_item(Some(item)),
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item.clone())),
                         c
                     )
                     .build()
@@ -286,7 +371,9 @@ impl DynamoStore {
             Action::Delete(key) => TransactWriteItem::builder()
                 .delete(
                     conditioned!(
-                        Delete::builder().table_name(&self.table).set_key(Some(key)),
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key.clone())),
                         c
                     )
                     .build()
@@ -296,14 +383,14 @@ impl DynamoStore {
         })
     }
 
-    async fn write_one(&self, step: Step) -> Result<(), StoreError> {
+    async fn write_one(&self, step: &Step) -> Attempt {
         let (part, c) = (step.part, &step.condition);
-        match step.action {
+        let result = match &step.action {
             Action::Put(item) => conditioned!(
                 self.client
                     .put_item()
                     .table_name(&self.table)
-                    .set_item(Some(item)),
+                    .set_item(Some(item.clone())),
                 c
             )
             .send()
@@ -319,7 +406,7 @@ impl DynamoStore {
                 self.client
                     .delete_item()
                     .table_name(&self.table)
-                    .set_key(Some(key)),
+                    .set_key(Some(key.clone())),
                 c
             )
             .send()
@@ -331,6 +418,13 @@ impl DynamoStore {
                     _ => None,
                 })
             }),
+        };
+        match result {
+            Ok(()) => Attempt::Done,
+            Err(StoreError::Unavailable(detail)) if detail.contains(TRANSACTION_CONFLICT) => {
+                Attempt::Contended(detail)
+            }
+            Err(e) => Attempt::Failed(e),
         }
     }
 }

@@ -2,9 +2,12 @@
 //! client, and assertions on problem+json answers.
 #![allow(dead_code)]
 
+pub mod recorder;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
 
 use companies::store::Store;
 use reqwest::header::{CONTENT_TYPE, IF_MATCH};
@@ -71,6 +74,19 @@ fn remember_sensitive(body: &str) {
     }
 }
 
+/// Whether any log line written so far contains `text`.
+pub fn logs_contain(text: &str) -> bool {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).contains(text)
+}
+
+/// Prints the failures logged so far (for debugging a test).
+pub fn dump_errors() {
+    let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned();
+    for line in logs.lines().filter(|l| l.contains("request failed")) {
+        eprintln!("{line}");
+    }
+}
+
 /// Fails if any CNPJ or account number sent so far appears unmasked in the logs written so far.
 pub fn assert_logs_masked() {
     let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned();
@@ -100,10 +116,19 @@ impl Drop for Api {
 
 impl Api {
     pub async fn start<S: Store + 'static>(store: S) -> Api {
+        Self::start_with_budget(store, companies::store::deadline::LOCAL_BUDGET).await
+    }
+
+    /// The local API with another time budget per request.
+    pub async fn start_with_budget<S: Store + 'static>(store: S, budget: Duration) -> Api {
         capture_logs();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(local_api::serve(listener, Arc::new(store)));
+        let server = tokio::spawn(local_api::serve_with_budget(
+            listener,
+            Arc::new(store),
+            budget,
+        ));
         Api {
             base,
             http: Client::new(),
@@ -285,8 +310,11 @@ macro_rules! e2e_with_store {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() {
                 if let Some(store) = companies::testing::dynamo_store("e2e").await {
-                    super::$test($crate::common::Api::start(store.clone()).await, store).await;
+                    let recorder = $crate::common::recorder::Recorder::start().await;
+                    let api = $crate::common::Api::start(recorder.store_for(&store).await).await;
+                    super::$test(api, store).await;
                     $crate::common::assert_logs_masked();
+                    recorder.assert_within_grants();
                 }
             })*
         }
@@ -308,8 +336,10 @@ macro_rules! e2e {
             $(#[tokio::test]
             async fn $test() {
                 if let Some(store) = companies::testing::dynamo_store("e2e").await {
-                    super::$test($crate::common::Api::start(store).await).await;
+                    let recorder = $crate::common::recorder::Recorder::start().await;
+                    super::$test($crate::common::Api::start(recorder.store_for(&store).await).await).await;
                     $crate::common::assert_logs_masked();
+                    recorder.assert_within_grants();
                 }
             })*
         }

@@ -1,0 +1,181 @@
+//! A recording proxy in front of DynamoDB Local: notes, per function, each DynamoDB action and
+//! the table or index it touched (for `TransactWriteItems`, each part's action), so the tests can
+//! hold what the code does against what its IAM policy grants (the operation registry).
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use companies::operations::{by_name, On};
+use companies::store::dynamo::audit::FUNCTION_HEADER;
+use companies::store::DynamoStore;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+/// The DynamoDB Local the tests run against.
+pub fn upstream() -> String {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap()
+}
+
+/// Serves HTTP/1.1 on a fresh loopback port with `handle`, until the test ends; its URL.
+pub async fn serve_proxy<F, Fut>(handle: F) -> String
+where
+    F: Fn(hyper::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let response = handle(req);
+                    async move { Ok::<_, Infallible>(response.await) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    url
+}
+
+/// (function, action, resource): `dynamodb:GetItem`, `table` or `index/<name>`.
+pub type Call = (String, String, String);
+
+pub struct Recorder {
+    pub url: String,
+    calls: Arc<Mutex<BTreeSet<Call>>>,
+}
+
+/// The actions and resources one request body stands for.
+fn actions(target: &str, body: &Value) -> Vec<(String, String)> {
+    let resource = |v: &Value| match v.get("IndexName").and_then(Value::as_str) {
+        Some(index) => format!("index/{index}"),
+        None => "table".to_owned(),
+    };
+    let operation = target.rsplit('.').next().unwrap_or(target);
+    if operation != "TransactWriteItems" {
+        return vec![(format!("dynamodb:{operation}"), resource(body))];
+    }
+    let parts = body["TransactItems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    parts
+        .iter()
+        .filter_map(|part| {
+            let (kind, inner) = part.as_object()?.iter().next()?;
+            let action = match kind.as_str() {
+                "Put" => "PutItem",
+                "Delete" => "DeleteItem",
+                "Update" => "UpdateItem",
+                "ConditionCheck" => "ConditionCheckItem",
+                other => other,
+            };
+            Some((format!("dynamodb:{action}"), resource(inner)))
+        })
+        .collect()
+}
+
+async fn forward(
+    upstream: &str,
+    client: &reqwest::Client,
+    req: hyper::Request<Incoming>,
+    calls: &Mutex<BTreeSet<Call>>,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if let (Some(function), Some(target)) = (header(FUNCTION_HEADER), header("x-amz-target")) {
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let mut calls = calls.lock().unwrap();
+        for (action, resource) in actions(&target, &body) {
+            calls.insert((function.clone(), action, resource));
+        }
+    }
+    let mut out = client.post(upstream).body(bytes);
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            out = out.header(name, value);
+        }
+    }
+    let resp = out.send().await.unwrap();
+    let mut builder = hyper::Response::builder().status(resp.status().as_u16());
+    for (name, value) in resp.headers() {
+        if name != "content-length" && name != "transfer-encoding" {
+            builder = builder.header(name, value);
+        }
+    }
+    builder
+        .body(Full::new(resp.bytes().await.unwrap_or_default()))
+        .unwrap()
+}
+
+impl Recorder {
+    /// A recorder in front of the DynamoDB Local of `AWS_ENDPOINT_URL_DYNAMODB`.
+    pub async fn start() -> Recorder {
+        let calls = Arc::new(Mutex::new(BTreeSet::new()));
+        let shared = Arc::clone(&calls);
+        let client = reqwest::Client::new();
+        let url = serve_proxy(move |req| {
+            let (calls, client) = (Arc::clone(&shared), client.clone());
+            async move { forward(&upstream(), &client, req, &calls).await }
+        })
+        .await;
+        Recorder { url, calls }
+    }
+
+    /// A store on `direct`'s table that goes through this recorder, naming its function.
+    pub async fn store_for(&self, direct: &DynamoStore) -> DynamoStore {
+        DynamoStore::connect_to(direct.table(), Some(&self.url))
+            .await
+            .attributed()
+    }
+
+    pub fn calls(&self) -> BTreeSet<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// Fails when a function used an action, or a table or index, its policy does not grant.
+    pub fn assert_within_grants(&self) {
+        for (function, action, resource) in self.calls() {
+            assert!(
+                granted(&function).contains(&(action.clone(), resource.clone())),
+                "{function} used {action} on {resource}, which its policy does not grant"
+            );
+        }
+    }
+}
+
+/// What the operation registry (and so the template) grants `function`.
+pub fn granted(function: &str) -> BTreeSet<(String, String)> {
+    let op = by_name(function).unwrap_or_else(|| panic!("{function} is not an operation"));
+    op.grants
+        .iter()
+        .map(|g| {
+            let resource = match g.on {
+                On::Table => "table".to_owned(),
+                On::Index(name) => format!("index/{name}"),
+            };
+            (g.action.to_owned(), resource)
+        })
+        .collect()
+}
