@@ -279,6 +279,11 @@ def main():
         w("| zipped bootstrap ≤ 2.5 MB | not measured in this run | |")
     w(f"| peak RSS ≤ 24 MB | largest {rss:.1f} MiB | {verdict(rss <= TARGETS['rss_mib'])} |")
     w("")
+    write_latency = os.path.join("bench", "write-latency.md")
+    if FULL and os.path.exists(write_latency):
+        with open(write_latency) as f:
+            w(f.read().rstrip())
+        w("")
     notes = os.path.join("bench", "NOTES.md")
     if FULL and os.path.exists(notes):
         with open(notes) as f:

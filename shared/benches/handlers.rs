@@ -34,7 +34,7 @@ fn handlers(c: &mut Criterion) {
         "bank_accounts": [{"bank_code": "336", "agency": "1290-0", "account_number": "12431243"}]});
     let mut seed = Company::create(input::company(doc.as_object().unwrap()).unwrap(), now());
     seed.id = id;
-    rt.block_on(store.create(&seed, None)).unwrap();
+    rt.block_on(store.create(&seed, None, None)).unwrap();
 
     for (name, function) in [
         ("get-company", "get-company"),

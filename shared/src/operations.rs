@@ -10,6 +10,8 @@
 pub enum Scope {
     Read,
     Write,
+    /// The change history: not implied by `Read`.
+    Audit,
 }
 
 impl Scope {
@@ -17,6 +19,7 @@ impl Scope {
         match self {
             Scope::Read => "companies/read",
             Scope::Write => "companies/write",
+            Scope::Audit => "companies/audit",
         }
     }
 }
@@ -87,6 +90,7 @@ const fn on_table(action: &'static str) -> Grant {
 const GET_ITEM: Grant = on_table("dynamodb:GetItem");
 const PUT_ITEM: Grant = on_table("dynamodb:PutItem");
 const DELETE_ITEM: Grant = on_table("dynamodb:DeleteItem");
+const QUERY_TABLE: Grant = on_table("dynamodb:Query");
 const QUERY_LISTING: Grant = Grant {
     action: "dynamodb:Query",
     on: On::Index("gsi1"),
@@ -148,6 +152,12 @@ pub const OPERATIONS: &[Operation] = &[
         )],
         scope: Scope::Write,
         grants: &[GET_ITEM, PUT_ITEM],
+    },
+    Operation {
+        name: "get-company-history",
+        routes: &[route("GET", "/companies/{id}/history")],
+        scope: Scope::Audit,
+        grants: &[QUERY_TABLE],
     },
     Operation {
         name: "get-banks",

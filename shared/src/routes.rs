@@ -89,6 +89,7 @@ pub async fn dispatch<S: Store>(store: &S, function: &str, req: Request) -> Hand
         "update-bank-account" => handlers::update_bank_account(store, req).await,
         "delete-bank-account" => handlers::delete_bank_account(store, req).await,
         "get-banks" => handlers::get_banks(req).await,
+        "get-company-history" => handlers::get_company_history(store, req).await,
         _ => Err(Problem::not_found("No such route.")),
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use companies::model::{input, now, Cnpj, Company};
+use companies::model::{input, now, Audit, ChangeKind, Cnpj, Company};
 use companies::store::{unix_now, IdempotencyRecord, MemoryStore, Store, StoreError, StoredAnswer};
 use serde_json::json;
 use uuid::Uuid;
@@ -28,7 +28,7 @@ fn next_version(c: &Company, name: &str) -> Company {
 
 async fn create_then_get_returns_the_same_company<S: Store>(store: S) {
     let c = company("Acme");
-    store.create(&c, None).await.unwrap();
+    store.create(&c, None, None).await.unwrap();
     assert_eq!(store.get(c.id).await.unwrap(), Some(c.clone()));
     assert_eq!(
         store
@@ -45,11 +45,11 @@ async fn create_then_get_returns_the_same_company<S: Store>(store: S) {
 
 async fn create_never_overwrites<S: Store>(store: S) {
     let c = company("Acme");
-    store.create(&c, None).await.unwrap();
+    store.create(&c, None, None).await.unwrap();
     let mut other = company("Other");
     other.id = c.id;
     assert!(matches!(
-        store.create(&other, None).await,
+        store.create(&other, None, None).await,
         Err(StoreError::AlreadyExists)
     ));
     assert_eq!(store.get(c.id).await.unwrap().unwrap().company_name, "Acme");
@@ -57,14 +57,14 @@ async fn create_never_overwrites<S: Store>(store: S) {
 
 async fn replace_is_conditional_on_the_version<S: Store>(store: S) {
     let c = company("Acme");
-    store.create(&c, None).await.unwrap();
+    store.create(&c, None, None).await.unwrap();
     let v2 = next_version(&c, "Acme 2");
-    store.replace(&c, &v2, None).await.unwrap();
+    store.replace(&c, &v2, None, None).await.unwrap();
     assert_eq!(store.get(c.id).await.unwrap(), Some(v2.clone()));
 
     let stale = next_version(&c, "lost update");
     assert!(matches!(
-        store.replace(&c, &stale, None).await,
+        store.replace(&c, &stale, None, None).await,
         Err(StoreError::VersionConflict)
     ));
     assert_eq!(
@@ -76,7 +76,7 @@ async fn replace_is_conditional_on_the_version<S: Store>(store: S) {
     let ghost = company("Ghost");
     let ghost_next = next_version(&ghost, "Ghost 2");
     assert!(matches!(
-        store.replace(&ghost, &ghost_next, None).await,
+        store.replace(&ghost, &ghost_next, None, None).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(
@@ -90,12 +90,12 @@ async fn concurrent_replaces_of_one_version_let_exactly_one_win<S: Store + Clone
     store: S,
 ) {
     let c = company("Acme");
-    store.create(&c, None).await.unwrap();
+    store.create(&c, None, None).await.unwrap();
     let tasks: Vec<_> = (0..10)
         .map(|i| {
             let store = store.clone();
             let (current, next) = (c.clone(), next_version(&c, &format!("writer {i}")));
-            tokio::spawn(async move { store.replace(&current, &next, None).await })
+            tokio::spawn(async move { store.replace(&current, &next, None, None).await })
         })
         .collect();
     let mut wins = 0;
@@ -112,24 +112,27 @@ async fn concurrent_replaces_of_one_version_let_exactly_one_win<S: Store + Clone
 
 async fn delete_reports_missing_and_stale<S: Store>(store: S) {
     let c = company("Acme");
-    store.create(&c, None).await.unwrap();
+    store.create(&c, None, None).await.unwrap();
     assert!(matches!(
-        store.delete(&company("Ghost")).await,
+        store.delete(&company("Ghost"), None).await,
         Err(StoreError::NotFound)
     ));
     let mut stale = c.clone();
     stale.version = 7;
     assert!(matches!(
-        store.delete(&stale).await,
+        store.delete(&stale, None).await,
         Err(StoreError::VersionConflict)
     ));
     assert!(
         store.get(c.id).await.unwrap().is_some(),
         "a failed delete deletes nothing"
     );
-    store.delete(&c).await.unwrap();
+    store.delete(&c, None).await.unwrap();
     assert_eq!(store.get(c.id).await.unwrap(), None);
-    assert!(matches!(store.delete(&c).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.delete(&c, None).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 fn with_tax_id(name: &str, tax_id: Option<&str>) -> Company {
@@ -152,13 +155,13 @@ const CNPJ_B: &str = "12ABC34501DE35";
 
 async fn a_cnpj_belongs_to_one_company_at_a_time<S: Store>(store: S) {
     let a = with_tax_id("A", Some(CNPJ_A));
-    store.create(&a, None).await.unwrap();
+    store.create(&a, None, None).await.unwrap();
     let cnpj_a = Cnpj::parse(CNPJ_A).unwrap();
     assert_eq!(store.find_by_tax_id(&cnpj_a).await.unwrap(), Some(a.id));
 
     let b = with_tax_id("B", Some(CNPJ_A));
     assert!(
-        matches!(store.create(&b, None).await, Err(StoreError::TaxIdTaken(Some(id))) if id == a.id)
+        matches!(store.create(&b, None, None).await, Err(StoreError::TaxIdTaken(Some(id))) if id == a.id)
     );
     assert_eq!(
         store.get(b.id).await.unwrap(),
@@ -168,7 +171,7 @@ async fn a_cnpj_belongs_to_one_company_at_a_time<S: Store>(store: S) {
 
     // Moving A to another CNPJ frees the first one.
     let a2 = retaxed(&a, Some(CNPJ_B));
-    store.replace(&a, &a2, None).await.unwrap();
+    store.replace(&a, &a2, None, None).await.unwrap();
     assert_eq!(store.find_by_tax_id(&cnpj_a).await.unwrap(), None);
     assert_eq!(
         store
@@ -177,18 +180,18 @@ async fn a_cnpj_belongs_to_one_company_at_a_time<S: Store>(store: S) {
             .unwrap(),
         Some(a.id)
     );
-    store.create(&b, None).await.unwrap();
+    store.create(&b, None, None).await.unwrap();
 
     // B cannot move onto A's CNPJ; nothing changes.
     let b2 = retaxed(&b, Some(CNPJ_B));
     assert!(
-        matches!(store.replace(&b, &b2, None).await, Err(StoreError::TaxIdTaken(Some(id))) if id == a.id)
+        matches!(store.replace(&b, &b2, None, None).await, Err(StoreError::TaxIdTaken(Some(id))) if id == a.id)
     );
     assert_eq!(store.get(b.id).await.unwrap(), Some(b.clone()));
 
     // Clearing and deleting free the marker.
     let a3 = retaxed(&a2, None);
-    store.replace(&a2, &a3, None).await.unwrap();
+    store.replace(&a2, &a3, None, None).await.unwrap();
     assert_eq!(
         store
             .find_by_tax_id(&Cnpj::parse(CNPJ_B).unwrap())
@@ -196,10 +199,10 @@ async fn a_cnpj_belongs_to_one_company_at_a_time<S: Store>(store: S) {
             .unwrap(),
         None
     );
-    store.delete(&b).await.unwrap();
+    store.delete(&b, None).await.unwrap();
     assert_eq!(store.find_by_tax_id(&cnpj_a).await.unwrap(), None);
     let c = with_tax_id("C", Some(CNPJ_A));
-    store.create(&c, None).await.unwrap();
+    store.create(&c, None, None).await.unwrap();
 }
 
 fn record(key: &str, expires_at: i64) -> IdempotencyRecord {
@@ -220,7 +223,7 @@ async fn idempotency_records_are_written_with_the_company<S: Store>(store: S) {
     let live = record("k1", unix_now() + 3600);
     assert_eq!(store.idempotency_record("k1").await.unwrap(), None);
     let a = with_tax_id("A", Some(CNPJ_A));
-    store.create(&a, Some(&live)).await.unwrap();
+    store.create(&a, Some(&live), None).await.unwrap();
     assert_eq!(
         store.idempotency_record("k1").await.unwrap(),
         Some(live.clone())
@@ -230,14 +233,14 @@ async fn idempotency_records_are_written_with_the_company<S: Store>(store: S) {
     // the store reports, since the request holding it caused the other conflict.
     let twin = with_tax_id("A", Some(CNPJ_A));
     assert!(matches!(
-        store.create(&twin, Some(&live)).await,
+        store.create(&twin, Some(&live), None).await,
         Err(StoreError::IdempotencyKeyTaken)
     ));
 
     // The same key again: nothing of the second write lands, not even its CNPJ marker.
     let b = with_tax_id("B", Some(CNPJ_B));
     assert!(matches!(
-        store.create(&b, Some(&live)).await,
+        store.create(&b, Some(&live), None).await,
         Err(StoreError::IdempotencyKeyTaken)
     ));
     assert_eq!(store.get(b.id).await.unwrap(), None);
@@ -253,7 +256,7 @@ async fn idempotency_records_are_written_with_the_company<S: Store>(store: S) {
     let c = with_tax_id("C", Some(CNPJ_A));
     assert!(matches!(
         store
-            .create(&c, Some(&record("k2", unix_now() + 3600)))
+            .create(&c, Some(&record("k2", unix_now() + 3600)), None)
             .await,
         Err(StoreError::TaxIdTaken(_))
     ));
@@ -262,23 +265,29 @@ async fn idempotency_records_are_written_with_the_company<S: Store>(store: S) {
     // Updates carry records too.
     let a2 = next_version(&a, "A2");
     store
-        .replace(&a, &a2, Some(&record("k3", unix_now() + 3600)))
+        .replace(&a, &a2, Some(&record("k3", unix_now() + 3600)), None)
         .await
         .unwrap();
     assert!(store.idempotency_record("k3").await.unwrap().is_some());
     let a3 = next_version(&a2, "A3");
     assert!(matches!(
-        store.replace(&a2, &a3, Some(&live)).await,
+        store.replace(&a2, &a3, Some(&live), None).await,
         Err(StoreError::IdempotencyKeyTaken)
     ));
     assert_eq!(store.get(a.id).await.unwrap(), Some(a2));
 
     // An expired record is gone for readers and writers alike.
     let expired = record("k4", unix_now() - 1);
-    store.create(&company("D"), Some(&expired)).await.unwrap();
+    store
+        .create(&company("D"), Some(&expired), None)
+        .await
+        .unwrap();
     assert_eq!(store.idempotency_record("k4").await.unwrap(), None);
     let fresh = record("k4", unix_now() + 3600);
-    store.create(&company("E"), Some(&fresh)).await.unwrap();
+    store
+        .create(&company("E"), Some(&fresh), None)
+        .await
+        .unwrap();
     assert_eq!(store.idempotency_record("k4").await.unwrap(), Some(fresh));
 }
 
@@ -289,7 +298,7 @@ async fn list_walks_every_company_once_newest_first<S: Store>(store: S) {
     let mut created = Vec::new();
     for i in 0..7 {
         let c = company(&format!("C{i}"));
-        store.create(&c, None).await.unwrap();
+        store.create(&c, None, None).await.unwrap();
         created.push(c);
     }
     let mut seen = Vec::new();
@@ -319,18 +328,59 @@ async fn list_continues_past_a_deleted_cursor_company<S: Store>(store: S) {
     let mut ids = Vec::new();
     for i in 0..5 {
         let c = company(&format!("C{i}"));
-        store.create(&c, None).await.unwrap();
+        store.create(&c, None, None).await.unwrap();
         ids.push(c.id);
     }
     let first = store.list(2, None).await.unwrap();
     let cursor = first.next_after.unwrap();
     let gone = store.get(cursor).await.unwrap().unwrap();
-    store.delete(&gone).await.unwrap();
+    store.delete(&gone, None).await.unwrap();
     let rest = store.list(10, Some(cursor)).await.unwrap();
     let mut all: HashSet<Uuid> = first.items.iter().map(|c| c.id).collect();
     all.extend(rest.items.iter().map(|c| c.id));
     assert_eq!(all, ids.into_iter().collect::<HashSet<_>>());
     assert_eq!(rest.items.len(), 3);
+}
+
+fn audit(kind: ChangeKind) -> Audit {
+    Audit {
+        operation: kind,
+        actor: "tester".into(),
+        request_id: "r-1".into(),
+    }
+}
+
+async fn history_is_written_with_the_change<S: Store>(store: S) {
+    let c = company("Acme");
+    let created = audit(ChangeKind::Create).created(&c);
+    store.create(&c, None, Some(&created)).await.unwrap();
+    let v2 = next_version(&c, "Acme 2");
+    let changed = audit(ChangeKind::Update).changed(&c, &v2);
+    store.replace(&c, &v2, None, Some(&changed)).await.unwrap();
+
+    // A write that fails its condition leaves no entry.
+    let stale = next_version(&c, "lost");
+    let lost = audit(ChangeKind::Update).changed(&c, &stale);
+    assert!(matches!(
+        store.replace(&c, &stale, None, Some(&lost)).await,
+        Err(StoreError::VersionConflict)
+    ));
+
+    let deleted = audit(ChangeKind::Delete).deleted(&v2, now());
+    store.delete(&v2, Some(&deleted)).await.unwrap();
+    // Readable after the delete, newest first, page by page.
+    let first = store.history(c.id, 2, None).await.unwrap();
+    assert_eq!(first.items, vec![deleted.clone(), changed.clone()]);
+    assert_eq!(first.next_before, Some(2));
+    let rest = store.history(c.id, 2, first.next_before).await.unwrap();
+    assert_eq!(rest.items, vec![created]);
+    assert_eq!(rest.next_before, None);
+    assert_eq!(
+        store.history(c.id, 10, Some(1)).await.unwrap().items,
+        vec![]
+    );
+    let other = store.history(Uuid::now_v7(), 10, None).await.unwrap();
+    assert!(other.items.is_empty() && other.next_before.is_none());
 }
 
 macro_rules! contract {
@@ -362,4 +412,5 @@ contract!(
     idempotency_records_are_written_with_the_company,
     list_walks_every_company_once_newest_first,
     list_continues_past_a_deleted_cursor_company,
+    history_is_written_with_the_change,
 );

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use companies::http::IntoResponse;
-use companies::model::{input, now, Company};
+use companies::model::{input, now, Audit, ChangeKind, Company};
 use companies::operations::{On, Operation, OPERATIONS};
 use companies::routes::{self, routes, Resolved};
 use companies::store::{dynamo, CompanyCreator, MemoryStore};
@@ -272,6 +272,7 @@ async fn every_sample_event_runs_through_its_handler() {
         ("POST /companies/{id}/bank-accounts", 201),
         ("GET /banks", 200),
         ("GET /banks/{code}", 200),
+        ("GET /companies/{id}/history", 200),
     ]);
     for (name, text) in events() {
         let store = MemoryStore::new();
@@ -288,7 +289,15 @@ async fn every_sample_event_runs_through_its_handler() {
             if let Some(account) = event["pathParameters"]["account_id"].as_str() {
                 seed.bank_accounts[0].id = account.parse().unwrap();
             }
-            store.create(&seed, None).await.unwrap();
+            let audit = Audit {
+                operation: ChangeKind::Create,
+                actor: "seed".into(),
+                request_id: "seed".into(),
+            };
+            store
+                .create(&seed, None, Some(&audit.created(&seed)))
+                .await
+                .unwrap();
         }
         let request =
             lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -529,12 +538,17 @@ fn samconfig_has_one_environment_per_stage() {
             "ThrottlingRateLimit=",
             "CorsAllowedOrigins=",
             "Api5xxRateThresholdPercent=",
+            "HistoryRetentionDays=",
             "ApiP99LatencyThresholdMs=",
         ] {
             assert!(overrides.contains(key), "{stage} lacks {key}");
         }
         assert!(overrides.contains(&format!("Stage={stage}")), "{stage}");
         if stage == "prod" {
+            assert!(
+                overrides.contains("HistoryRetentionDays=1827"),
+                "prod keeps the history five years"
+            );
             let cors = overrides.split("CorsAllowedOrigins=").nth(1).unwrap();
             assert!(
                 !cors.split_whitespace().next().unwrap().contains('*'),

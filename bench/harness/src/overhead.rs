@@ -38,7 +38,7 @@ pub async fn seed(args: &[String]) -> Result<String, String> {
     let store = DynamoStore::from_env().await?;
     store.ensure_table().await.map_err(|e| e.to_string())?;
     if let Some(company) = seed_company(&event)? {
-        match store.create(&company, None).await {
+        match store.create(&company, None, None).await {
             Ok(()) | Err(StoreError::AlreadyExists) => {}
             Err(e) => return Err(e.to_string()),
         }
@@ -54,7 +54,7 @@ pub async fn run(args: &[String]) -> Result<String, String> {
     let store = MemoryStore::new();
     if let Some(company) = seed_company(&event)? {
         store
-            .create(&company, None)
+            .create(&company, None, None)
             .await
             .map_err(|e| e.to_string())?;
     }

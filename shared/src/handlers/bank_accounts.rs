@@ -7,11 +7,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::write::{no_record, write, WriteError};
-use super::{replay_if_used, twin_answer, Handled, JSON, MERGE_PATCH};
+use super::{audit, replay_if_used, twin_answer, Handled, JSON, MERGE_PATCH};
 use crate::http::idempotency::{self, Idempotency};
 use crate::http::request::{merge_patch, path_id, IfMatch, JsonBody};
 use crate::http::{empty, json, with_header, Problem};
-use crate::model::{input, now, BankAccount, BankAccountInput, Company, FieldError};
+use crate::model::{input, now, BankAccount, BankAccountInput, ChangeKind, Company, FieldError};
 use crate::store::{CompanyReader, CompanyUpdater, IdempotencyReader, StoreError, StoredAnswer};
 
 fn validated(doc: serde_json::Map<String, Value>) -> Result<BankAccountInput, Problem> {
@@ -67,6 +67,7 @@ pub async fn add_bank_account<S: CompanyReader + CompanyUpdater + IdempotencyRea
         store,
         id,
         if_match.as_ref(),
+        &audit(&req, ChangeKind::AddBankAccount),
         |current| Ok(current.with_account_added(&account, now())?),
         |company, added| {
             idempotency
@@ -107,6 +108,7 @@ pub async fn update_bank_account<S: CompanyReader + CompanyUpdater>(
         store,
         t.company,
         t.if_match.as_ref(),
+        &audit(&req, ChangeKind::UpdateBankAccount),
         |current| {
             let doc = merge_patch(current.account(t.account)?.to_document(), &patch);
             Ok(current.with_account_replaced(t.account, &validated(doc)?, now())?)
@@ -127,6 +129,7 @@ pub async fn delete_bank_account<S: CompanyReader + CompanyUpdater>(
         store,
         t.company,
         t.if_match.as_ref(),
+        &audit(&req, ChangeKind::DeleteBankAccount),
         |current| Ok((current.without_account(t.account, now())?, ())),
         no_record,
     )

@@ -5,19 +5,15 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use super::write::{no_record, write, Deleted};
-use super::{replay_if_used, twin_answer, Handled, JSON, MERGE_PATCH};
+use super::{audit, page_limit, replay_if_used, twin_answer, Handled, JSON, MERGE_PATCH};
 use crate::http::idempotency::{self, Idempotency};
 use crate::http::request::{merge_patch, path_id, query, IfMatch, JsonBody};
 use crate::http::{cursor, empty, json, with_header, Problem};
-use crate::model::{input, now, Cnpj, Company, CompanyInput, FieldError};
+use crate::model::{input, now, ChangeKind, Cnpj, Company, CompanyInput, FieldError};
 use crate::store::{
     CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater,
     IdempotencyReader, StoreError, StoredAnswer,
 };
-
-/// Page size bounds for listing.
-pub const DEFAULT_LIMIT: usize = 20;
-pub const MAX_LIMIT: usize = 100;
 
 pub(super) fn company_response(status: StatusCode, company: &Company) -> Response<Body> {
     with_header(json(status, company), header::ETAG, &company.etag())
@@ -55,7 +51,8 @@ pub async fn create_company<S: CompanyCreator + IdempotencyReader>(
             .map_err(|e| Problem::internal().caused_by(e.to_string()))?,
     };
     let record = idempotency.as_ref().map(|i| i.record(&answer));
-    if let Err(e) = store.create(&company, record.as_ref()).await {
+    let entry = audit(&req, ChangeKind::Create).created(&company);
+    if let Err(e) = store.create(&company, record.as_ref(), Some(&entry)).await {
         let key_taken = matches!(e, StoreError::IdempotencyKeyTaken);
         return twin_answer(store, idempotency.as_ref(), e.into(), key_taken).await;
     }
@@ -105,18 +102,7 @@ pub async fn list_companies<S: CompanyLister + CompanyReader>(store: &S, req: Re
             },
         ));
     }
-    let limit = match params.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) && text.bytes().all(|b| b.is_ascii_digit()) => n,
-            _ => {
-                return Err(Problem::validation(vec![FieldError::new(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
-                )]))
-            }
-        },
-    };
+    let limit = page_limit(params.get("limit"))?;
     let after = match params.get("cursor") {
         None => None,
         Some(c) => Some(cursor::decode(c).ok_or_else(Problem::invalid_cursor)?),
@@ -150,6 +136,11 @@ impl Change {
 pub async fn update_company<S: CompanyReader + CompanyUpdater>(store: &S, req: Request) -> Handled {
     let id = path_id(&req, "id", "company")?;
     let if_match = IfMatch::from_headers(req.headers())?;
+    let kind = if req.method() == Method::PATCH {
+        ChangeKind::Update
+    } else {
+        ChangeKind::Replace
+    };
     let change = if req.method() == Method::PATCH {
         let patch = JsonBody::read(&req, MERGE_PATCH)?;
         let mut errors = Vec::new();
@@ -165,6 +156,7 @@ pub async fn update_company<S: CompanyReader + CompanyUpdater>(store: &S, req: R
         store,
         id,
         if_match.as_ref(),
+        &audit(&req, kind),
         |current| Ok((current.replaced_by(change.apply(current)?, now()), ())),
         no_record,
     )
@@ -180,6 +172,7 @@ pub async fn delete_company<S: CompanyReader + CompanyDeleter>(store: &S, req: R
         store,
         id,
         if_match.as_ref(),
+        &audit(&req, ChangeKind::Delete),
         |_| Ok((Deleted, ())),
         no_record,
     )

@@ -2,7 +2,8 @@
 //! the three bank-account writes. Read, apply the change, check `If-Match`, write on condition
 //! that the version is still the one read, and on a lost race either answer 412 (the client
 //! pinned a version) or apply the change again to the fresh state, a bounded number of times.
-//! Nothing is written unless the whole change succeeds. Errors stay typed until the edge.
+//! Nothing is written unless the whole change succeeds, and every change is written with its
+//! history entry. Errors stay typed until the edge.
 
 use std::future::Future;
 
@@ -10,7 +11,7 @@ use uuid::Uuid;
 
 use crate::http::request::IfMatch;
 use crate::http::Problem;
-use crate::model::Company;
+use crate::model::{now, Audit, Company, HistoryEntry};
 use crate::store::{CompanyDeleter, CompanyReader, CompanyUpdater, IdempotencyRecord, StoreError};
 
 /// Bounded retries of a read-modify-write that lost a race, when the client pinned no version.
@@ -52,6 +53,24 @@ impl From<WriteError> for Problem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deleted;
 
+/// The outcome of a change of the company `current`: its next version, or its deletion.
+pub trait Outcome {
+    /// The history entry that records it.
+    fn entry(&self, audit: &Audit, current: &Company) -> HistoryEntry;
+}
+
+impl Outcome for Company {
+    fn entry(&self, audit: &Audit, current: &Company) -> HistoryEntry {
+        audit.changed(current, self)
+    }
+}
+
+impl Outcome for Deleted {
+    fn entry(&self, audit: &Audit, current: &Company) -> HistoryEntry {
+        audit.deleted(current, now().max(current.updated))
+    }
+}
+
 /// Writing the outcome `N` of a change, given the version read: a next version of the company
 /// ([`CompanyUpdater`]) or its deletion ([`CompanyDeleter`]). A handler needs only the
 /// capability of the outcome it produces.
@@ -61,6 +80,7 @@ pub trait Commit<N>: CompanyReader {
         current: &Company,
         next: &N,
         idempotency: Option<&IdempotencyRecord>,
+        history: &HistoryEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -70,8 +90,9 @@ impl<S: CompanyReader + CompanyUpdater> Commit<Company> for S {
         current: &Company,
         next: &Company,
         idempotency: Option<&IdempotencyRecord>,
+        history: &HistoryEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        self.replace(current, next, idempotency)
+        self.replace(current, next, idempotency, Some(history))
     }
 }
 
@@ -81,24 +102,27 @@ impl<S: CompanyReader + CompanyDeleter> Commit<Deleted> for S {
         current: &Company,
         _: &Deleted,
         idempotency: Option<&IdempotencyRecord>,
+        history: &HistoryEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         debug_assert!(idempotency.is_none(), "deletes carry no idempotency record");
-        self.delete(current)
+        self.delete(current, Some(history))
     }
 }
 
-/// One change of company `id`: `change` maps the stored version to the outcome and an extra
-/// value for the answer (the bank account touched, say); `record` makes the idempotency record
-/// to write with it, if the request has one.
+/// One change of company `id`, made for `audit`: `change` maps the stored version to the
+/// outcome and an extra value for the answer (the bank account touched, say); `record` makes
+/// the idempotency record to write with it, if the request has one.
 pub async fn write<S, N, T, F, R>(
     store: &S,
     id: Uuid,
     if_match: Option<&IfMatch>,
+    audit: &Audit,
     mut change: F,
     record: R,
 ) -> Result<(N, T), WriteError>
 where
     S: Commit<N>,
+    N: Outcome,
     F: FnMut(&Company) -> Result<(N, T), Problem>,
     R: Fn(&N, &T) -> Option<IdempotencyRecord>,
 {
@@ -110,7 +134,11 @@ where
             return Err(WriteError::PreconditionFailed);
         }
         let idempotency = record(&next, &extra);
-        match store.commit(&current, &next, idempotency.as_ref()).await {
+        let entry = next.entry(audit, &current);
+        match store
+            .commit(&current, &next, idempotency.as_ref(), &entry)
+            .await
+        {
             Ok(()) => {
                 tracing::info!(company_id = %id, from_version = current.version, "company changed");
                 return Ok((next, extra));

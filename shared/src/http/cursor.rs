@@ -10,8 +10,8 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 const FORMAT: u8 = 1;
+const HISTORY_FORMAT: u8 = 2;
 const TAG_LEN: usize = 16;
-const LEN: usize = 1 + 16 + TAG_LEN;
 /// Used when `CURSOR_SECRET` is unset (local development). Deployed stacks set a generated secret.
 const DEVELOPMENT_KEY: &[u8] = b"companies-api local development cursor key";
 
@@ -47,30 +47,56 @@ fn tag(payload: &[u8]) -> Option<[u8; TAG_LEN]> {
     Some(out)
 }
 
-/// The cursor that continues a listing after the company `after`.
-pub fn encode(after: Uuid) -> String {
-    let mut bytes = Vec::with_capacity(LEN);
-    bytes.push(FORMAT);
-    bytes.extend_from_slice(after.as_bytes());
+/// Signs `payload` under the format byte `format`.
+fn seal(format: u8, payload: &[u8]) -> String {
+    let mut bytes = Vec::with_capacity(1 + payload.len() + TAG_LEN);
+    bytes.push(format);
+    bytes.extend_from_slice(payload);
     // HMAC accepts keys of any length, so `tag` always succeeds.
     bytes.extend_from_slice(&tag(&bytes).unwrap_or_default());
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The id a cursor continues after, or `None` if it was not issued by [`encode`] with this key.
-pub fn decode(cursor: &str) -> Option<Uuid> {
-    if cursor.len() > 64 {
+/// The payload of `len` bytes a cursor of format `format` carries, if this key signed it.
+fn open(format: u8, cursor: &str, len: usize) -> Option<Vec<u8>> {
+    if cursor.len() > 96 {
         return None;
     }
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    if bytes.len() != LEN || bytes[0] != FORMAT {
+    if bytes.len() != 1 + len + TAG_LEN || bytes[0] != format {
         return None;
     }
-    let (payload, given) = bytes.split_at(1 + 16);
+    let (signed, given) = bytes.split_at(1 + len);
     let mut mac = Hmac::<Sha256>::new_from_slice(&KEY).ok()?;
-    mac.update(payload);
+    mac.update(signed);
     mac.verify_truncated_left(given).ok()?;
-    Uuid::from_slice(&payload[1..]).ok()
+    Some(signed[1..].to_vec())
+}
+
+/// The cursor that continues a listing after the company `after`.
+pub fn encode(after: Uuid) -> String {
+    seal(FORMAT, after.as_bytes())
+}
+
+/// The id a cursor continues after, or `None` if it was not issued by [`encode`] with this key.
+pub fn decode(cursor: &str) -> Option<Uuid> {
+    Uuid::from_slice(&open(FORMAT, cursor, 16)?).ok()
+}
+
+/// The cursor that continues company `id`'s history below version `before`.
+pub fn encode_history(id: Uuid, before: u64) -> String {
+    let mut payload = id.as_bytes().to_vec();
+    payload.extend_from_slice(&before.to_be_bytes());
+    seal(HISTORY_FORMAT, &payload)
+}
+
+/// The version a history cursor of company `id` continues below, or `None` if it was not
+/// issued by [`encode_history`] for that company with this key.
+pub fn decode_history(id: Uuid, cursor: &str) -> Option<u64> {
+    let payload = open(HISTORY_FORMAT, cursor, 16 + 8)?;
+    let (company, version) = payload.split_at(16);
+    (company == id.as_bytes()).then_some(())?;
+    Some(u64::from_be_bytes(version.try_into().ok()?))
 }
 
 #[cfg(test)]
@@ -83,6 +109,16 @@ mod tests {
         assert!(key_from(Some(String::new()), true).is_err());
         assert_eq!(key_from(Some("s".into()), true).unwrap(), b"s");
         assert_eq!(key_from(None, false).unwrap(), DEVELOPMENT_KEY);
+    }
+
+    #[test]
+    fn history_cursors_belong_to_one_company_and_are_not_list_cursors() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let cursor = encode_history(a, 7);
+        assert_eq!(decode_history(a, &cursor), Some(7));
+        assert_eq!(decode_history(b, &cursor), None);
+        assert_eq!(decode(&cursor), None);
+        assert_eq!(decode_history(a, &encode(a)), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod address;
 pub mod bank_account;
 pub mod cnpj;
+pub mod history;
 pub mod input;
 pub mod limits;
 pub mod money;
@@ -19,6 +20,7 @@ pub use bank_account::{
     AccountKey, AccountNumber, Agency, BankAccount, BankAccountInput, BankCode,
 };
 pub use cnpj::Cnpj;
+pub use history::{Audit, ChangeKind, HistoryEntry};
 pub use input::{CompanyInput, FieldError};
 pub use money::Money;
 pub use phone::Phone;

@@ -10,10 +10,10 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater,
-    IdempotencyReader, IdempotencyRecord, Page, StoreError,
+    CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater, HistoryPage,
+    HistoryReader, IdempotencyReader, IdempotencyRecord, Page, StoreError,
 };
-use crate::model::{Cnpj, Company};
+use crate::model::{Cnpj, Company, HistoryEntry};
 
 /// Kept free before the Lambda's deadline: time to answer and log after the last store call.
 pub const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
@@ -78,8 +78,10 @@ impl<S: CompanyCreator> CompanyCreator for Deadlined<'_, S> {
         &self,
         company: &Company,
         idempotency: Option<&IdempotencyRecord>,
+        history: Option<&HistoryEntry>,
     ) -> Result<(), StoreError> {
-        self.run(self.inner.create(company, idempotency)).await
+        self.run(self.inner.create(company, idempotency, history))
+            .await
     }
 }
 
@@ -89,15 +91,31 @@ impl<S: CompanyUpdater> CompanyUpdater for Deadlined<'_, S> {
         current: &Company,
         next: &Company,
         idempotency: Option<&IdempotencyRecord>,
+        history: Option<&HistoryEntry>,
     ) -> Result<(), StoreError> {
-        self.run(self.inner.replace(current, next, idempotency))
+        self.run(self.inner.replace(current, next, idempotency, history))
             .await
     }
 }
 
 impl<S: CompanyDeleter> CompanyDeleter for Deadlined<'_, S> {
-    async fn delete(&self, current: &Company) -> Result<(), StoreError> {
-        self.run(self.inner.delete(current)).await
+    async fn delete(
+        &self,
+        current: &Company,
+        history: Option<&HistoryEntry>,
+    ) -> Result<(), StoreError> {
+        self.run(self.inner.delete(current, history)).await
+    }
+}
+
+impl<S: HistoryReader> HistoryReader for Deadlined<'_, S> {
+    async fn history(
+        &self,
+        id: Uuid,
+        limit: usize,
+        before: Option<u64>,
+    ) -> Result<HistoryPage, StoreError> {
+        self.run(self.inner.history(id, limit, before)).await
     }
 }
 

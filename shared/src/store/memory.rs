@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use super::{
     unix_now, CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater,
-    IdempotencyReader, IdempotencyRecord, Page, StoreError,
+    HistoryPage, HistoryReader, IdempotencyReader, IdempotencyRecord, Page, StoreError,
 };
-use crate::model::{Cnpj, Company};
+use crate::model::{Cnpj, Company, HistoryEntry};
 
 #[derive(Debug, Default)]
 struct Tables {
@@ -19,6 +19,8 @@ struct Tables {
     /// CNPJ → the company holding it.
     tax_ids: HashMap<String, Uuid>,
     idempotency: HashMap<String, IdempotencyRecord>,
+    /// History entries by company and version.
+    history: BTreeMap<(Uuid, u64), HistoryEntry>,
 }
 
 impl Tables {
@@ -48,6 +50,22 @@ impl Tables {
         {
             Some(holder) if *holder != company.id => Err(StoreError::TaxIdTaken(Some(*holder))),
             _ => Ok(()),
+        }
+    }
+
+    /// Checks that no entry holds the version `entry` records.
+    fn check_history(&self, id: Uuid, entry: Option<&HistoryEntry>) -> Result<(), StoreError> {
+        match entry {
+            Some(e) if self.history.contains_key(&(id, e.version)) => {
+                Err(StoreError::VersionConflict)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn write_history(&mut self, id: Uuid, entry: Option<&HistoryEntry>) {
+        if let Some(e) = entry {
+            self.history.insert((id, e.version), e.clone());
         }
     }
 
@@ -118,6 +136,7 @@ impl CompanyCreator for MemoryStore {
         &self,
         company: &Company,
         idempotency: Option<&IdempotencyRecord>,
+        history: Option<&HistoryEntry>,
     ) -> Result<(), StoreError> {
         let mut t = self.lock()?;
         // A taken key first: the request that holds it caused any other conflict.
@@ -126,6 +145,7 @@ impl CompanyCreator for MemoryStore {
             return Err(StoreError::AlreadyExists);
         }
         t.check_tax_id(company)?;
+        t.write_history(company.id, history);
         if let Some(cnpj) = &company.tax_id {
             t.tax_ids.insert(cnpj.as_str().to_owned(), company.id);
         }
@@ -141,11 +161,14 @@ impl CompanyUpdater for MemoryStore {
         current: &Company,
         next: &Company,
         idempotency: Option<&IdempotencyRecord>,
+        history: Option<&HistoryEntry>,
     ) -> Result<(), StoreError> {
         let mut t = self.lock()?;
         t.check_idempotency(idempotency)?;
         t.check_version(current)?;
         t.check_tax_id(next)?;
+        t.check_history(next.id, history)?;
+        t.write_history(next.id, history);
         if current.tax_id != next.tax_id {
             if let Some(old) = &current.tax_id {
                 t.tax_ids.remove(old.as_str());
@@ -161,9 +184,15 @@ impl CompanyUpdater for MemoryStore {
 }
 
 impl CompanyDeleter for MemoryStore {
-    async fn delete(&self, current: &Company) -> Result<(), StoreError> {
+    async fn delete(
+        &self,
+        current: &Company,
+        history: Option<&HistoryEntry>,
+    ) -> Result<(), StoreError> {
         let mut t = self.lock()?;
         t.check_version(current)?;
+        t.check_history(current.id, history)?;
+        t.write_history(current.id, history);
         t.companies.remove(&current.id);
         if let Some(cnpj) = &current.tax_id {
             if t.tax_ids.get(cnpj.as_str()) == Some(&current.id) {
@@ -171,6 +200,29 @@ impl CompanyDeleter for MemoryStore {
             }
         }
         Ok(())
+    }
+}
+
+impl HistoryReader for MemoryStore {
+    async fn history(
+        &self,
+        id: Uuid,
+        limit: usize,
+        before: Option<u64>,
+    ) -> Result<HistoryPage, StoreError> {
+        let tables = self.lock()?;
+        let upper = before.unwrap_or(u64::MAX);
+        let mut iter = tables
+            .history
+            .range((id, 0)..(id, upper))
+            .rev()
+            .map(|(_, e)| e);
+        let items: Vec<HistoryEntry> = iter.by_ref().take(limit).cloned().collect();
+        let next_before = match iter.next() {
+            Some(_) => items.last().map(|e| e.version),
+            None => None,
+        };
+        Ok(HistoryPage { items, next_before })
     }
 }
 

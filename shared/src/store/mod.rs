@@ -14,7 +14,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::{Cnpj, Company};
+use crate::model::{Cnpj, Company, HistoryEntry};
 
 pub use deadline::Deadlined;
 pub use dynamo::DynamoStore;
@@ -101,32 +101,58 @@ pub trait CompanyLister: Send + Sync {
 }
 
 pub trait CompanyCreator: Send + Sync {
-    /// Writes a new company, its CNPJ marker and the request's idempotency record together.
-    /// [`StoreError::AlreadyExists`], [`StoreError::TaxIdTaken`] or
-    /// [`StoreError::IdempotencyKeyTaken`] when one of them is taken.
+    /// Writes a new company, its CNPJ marker, its first history entry and the request's
+    /// idempotency record together. [`StoreError::AlreadyExists`], [`StoreError::TaxIdTaken`]
+    /// or [`StoreError::IdempotencyKeyTaken`] when one of them is taken.
     fn create(
         &self,
         company: &Company,
         idempotency: Option<&IdempotencyRecord>,
+        history: Option<&HistoryEntry>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 pub trait CompanyUpdater: Send + Sync {
     /// Replaces `current` by `next` only if the stored version is still `current.version`
     /// ([`StoreError::VersionConflict`] otherwise, [`StoreError::NotFound`] if it is gone),
-    /// moving or removing the CNPJ marker when the tax id changes, and writing the request's
-    /// idempotency record, all in one transaction.
+    /// moving or removing the CNPJ marker when the tax id changes, and writing the version's
+    /// history entry and the request's idempotency record, all in one transaction.
     fn replace(
         &self,
         current: &Company,
         next: &Company,
         idempotency: Option<&IdempotencyRecord>,
+        history: Option<&HistoryEntry>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 pub trait CompanyDeleter: Send + Sync {
-    /// Deletes `current` and its CNPJ marker, only at `current.version`.
-    fn delete(&self, current: &Company) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes `current` and its CNPJ marker, only at `current.version`, writing the delete's
+    /// history entry with them.
+    fn delete(
+        &self,
+        current: &Company,
+        history: Option<&HistoryEntry>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// One page of a company's history, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub items: Vec<HistoryEntry>,
+    /// Set when older entries follow: the version to continue below.
+    pub next_before: Option<u64>,
+}
+
+pub trait HistoryReader: Send + Sync {
+    /// Up to `limit` entries of company `id` (deleted or not), newest first, below version
+    /// `before` (exclusive) if given. Entries past their retention are absent.
+    fn history(
+        &self,
+        id: Uuid,
+        limit: usize,
+        before: Option<u64>,
+    ) -> impl Future<Output = Result<HistoryPage, StoreError>> + Send;
 }
 
 pub trait IdempotencyReader: Send + Sync {
@@ -139,7 +165,13 @@ pub trait IdempotencyReader: Send + Sync {
 
 /// Every capability: what the local API, serving all routes at once, needs.
 pub trait Store:
-    CompanyReader + CompanyLister + CompanyCreator + CompanyUpdater + CompanyDeleter + IdempotencyReader
+    CompanyReader
+    + CompanyLister
+    + CompanyCreator
+    + CompanyUpdater
+    + CompanyDeleter
+    + IdempotencyReader
+    + HistoryReader
 {
 }
 impl<T> Store for T where
@@ -149,6 +181,7 @@ impl<T> Store for T where
         + CompanyUpdater
         + CompanyDeleter
         + IdempotencyReader
+        + HistoryReader
 {
 }
 

@@ -17,7 +17,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -77,7 +79,9 @@ pub async fn handle<S: Store>(
     let response = telemetry::observe(info, async {
         match response {
             Outcome::Ready(problem) => Err(problem),
-            Outcome::Route(function, params) => run_route(&store, function, params, req).await,
+            Outcome::Route(function, params) => {
+                run_route(&store, function, params, &request_id, req).await
+            }
         }
     })
     .await;
@@ -88,6 +92,7 @@ async fn run_route<S: Store>(
     store: &S,
     function: &str,
     params: HashMap<String, String>,
+    request_id: &str,
     req: hyper::Request<Incoming>,
 ) -> Handled {
     let (parts, body) = req.into_parts();
@@ -101,9 +106,13 @@ async fn run_route<S: Store>(
     } else {
         Body::Binary(bytes.to_vec())
     };
+    // As API Gateway does, the request carries its id (history entries record it).
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.request_id = Some(request_id.to_owned());
     let request = lambda_http::Request::from_parts(parts, body)
         .with_path_parameters(params)
-        .with_query_string_parameters(query);
+        .with_query_string_parameters(query)
+        .with_request_context(RequestContext::ApiGatewayV2(context));
     routes::dispatch(store, function, request).await
 }
 

@@ -260,6 +260,61 @@ async fn twins_with_one_key_never_conflict_with_each_other<S: Store + MarkerAudi
     assert_eq!(company["version"], 2);
 }
 
+/// 50 concurrent PATCHes without If-Match: each lands (or, having lost every retry to the
+/// others, says so with a 409 and writes nothing); versions 1..=N are contiguous with one
+/// history entry each, and replaying the entries' patches yields the final company.
+async fn fifty_concurrent_patches_leave_a_contiguous_history<S: Store + MarkerAudit>(
+    api: Api,
+    _store: S,
+) {
+    let api = Arc::new(api);
+    let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
+    let target = id.clone();
+    let outcomes = concurrently(&api, 50, move |api, i| {
+        let id = target.clone();
+        async move {
+            let r = api
+                .patch(&id, &json!({"declared_billing": format!("{i}.00")}), None)
+                .await;
+            if r.status() == StatusCode::OK {
+                return true;
+            }
+            let body = problem(r, 409).await;
+            assert_eq!(body["type"], "urn:companies:problem:edit-conflict");
+            false
+        }
+    })
+    .await;
+    let landed = outcomes.iter().filter(|ok| **ok).count() as u64;
+    assert!(landed >= 10, "only {landed} of 50 landed");
+    let company: Value = api
+        .get(&format!("/companies/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(company["version"], 1 + landed);
+    let page: Value = api
+        .get(&format!("/companies/{id}/history?limit=100"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut entries = page["items"].as_array().unwrap().clone();
+    entries.reverse();
+    let versions: Vec<u64> = entries
+        .iter()
+        .map(|e| e["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, (1..=1 + landed).collect::<Vec<_>>());
+    let mut state = json!({});
+    for entry in &entries {
+        json_patch::merge(&mut state, &entry["changes"]);
+    }
+    assert_eq!(state["declared_billing"], company["declared_billing"]);
+    assert_eq!(state["company_name"], company["company_name"]);
+}
+
 async fn one_company_per_cnpj<S: Store + MarkerAudit>(api: Api, store: S) {
     let a = api.create(&with_cnpj("A", Some(CNPJ))).await;
     let a_id = a["id"].as_str().unwrap().to_owned();
@@ -428,6 +483,7 @@ e2e_with_store!(
     idempotency_key_replays_the_first_answer,
     concurrent_creates_with_one_key_create_one_company,
     twins_with_one_key_never_conflict_with_each_other,
+    fifty_concurrent_patches_leave_a_contiguous_history,
     one_company_per_cnpj,
     fifty_concurrent_creates_with_one_cnpj,
     cnpj_churn_leaves_no_orphan_marker,

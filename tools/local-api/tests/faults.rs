@@ -31,6 +31,8 @@ enum Kind {
     Unavailable,
     /// Cancels a transaction for throttling.
     CancelThrottled,
+    /// Cancels a transaction because another one held an item (worth a retry).
+    CancelConflict,
     /// Answers `TransactionConflictException` (400), as DynamoDB does to a single-item write on
     /// an item that a transaction in flight holds.
     Conflict,
@@ -110,6 +112,13 @@ async fn forward(
                 400,
                 "TransactionCanceledException",
                 r#","CancellationReasons":[{"Code":"ThrottlingError"}]"#,
+            )
+        }
+        Some(Kind::CancelConflict) => {
+            return canned(
+                400,
+                "TransactionCanceledException",
+                r#","CancellationReasons":[{"Code":"None"},{"Code":"TransactionConflict"}]"#,
             )
         }
         Some(Kind::Conflict) => return canned(400, "TransactionConflictException", ""),
@@ -266,14 +275,14 @@ async fn a_failing_database_means_503_and_nothing_written() {
     common::assert_logs_masked();
 }
 
-/// DynamoDB answers `TransactionConflictException` to a single-item write on an item that a
-/// transaction in flight holds; once it clears, the write goes through.
+/// DynamoDB cancels a transaction that meets another one holding an item; once that clears,
+/// the write goes through. (Every write is a transaction: the change and its history entry.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passing_transaction_conflict_is_retried() {
     let Some((proxy, api, truth)) = setup(Duration::from_secs(8)).await else {
         return;
     };
-    proxy.set(Kind::Conflict, "PutItem", 2);
+    proxy.set(Kind::CancelConflict, "TransactWriteItems", 2);
     let created = api.post(&acme()).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     assert!(proxy.used_up());
@@ -282,7 +291,7 @@ async fn a_passing_transaction_conflict_is_retried() {
         .unwrap()
         .to_owned();
 
-    proxy.set(Kind::Conflict, "PutItem", 1);
+    proxy.set(Kind::CancelConflict, "TransactWriteItems", 1);
     let patched = api
         .patch(&id, &json!({"company_name": "Acme 2"}), Some("\"1\""))
         .await;
@@ -306,7 +315,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     };
 
     // Create, a single PutItem.
-    proxy.set(Kind::LoseReply, "PutItem", 1);
+    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
     let r = api.post(&acme()).await;
     assert!(proxy.used_up(), "the fault was not hit");
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -349,7 +358,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     );
 
     // PATCH with If-Match: 200, never a 412 for its own write; the version moved once.
-    proxy.set(Kind::LoseReply, "PutItem", 1);
+    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
     let r = api
         .patch(&id, &json!({"declared_billing": "2500.00"}), Some("\"1\""))
         .await;
@@ -366,7 +375,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     );
 
     // PUT without If-Match.
-    proxy.set(Kind::LoseReply, "PutItem", 1);
+    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
     let r = api
         .put(
             &id,
@@ -381,7 +390,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     // The three bank-account writes.
     let path = format!("/companies/{id}/bank-accounts");
     let account = json!({"bank_code": "260", "agency": "0001", "account_number": "98765432-1"});
-    proxy.set(Kind::LoseReply, "PutItem", 1);
+    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
     let r = api
         .send_with("POST", &path, &[("if-match", "\"3\"")], Some(&account))
         .await;
@@ -392,7 +401,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     );
     let added: Value = r.json().await.unwrap();
     let account_path = format!("{path}/{}", added["id"].as_str().unwrap());
-    proxy.set(Kind::LoseReply, "PutItem", 1);
+    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
     let r = api
         .send_with(
             "PATCH",
@@ -402,7 +411,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    proxy.set(Kind::LoseReply, "PutItem", 1);
+    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
     let r = api
         .send_with("DELETE", &account_path, &[("if-match", "\"5\"")], None)
         .await;
@@ -410,6 +419,19 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     let stored: Value = stored_company(&truth, &id).await;
     assert_eq!(stored["version"], 6);
     assert_eq!(stored["bank_accounts"], json!([]));
+    let history: Value = truth
+        .get(&format!("/companies/{id}/history"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let versions: Vec<u64> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [6, 5, 4, 3, 2, 1], "one entry per landed write");
 
     // DELETE with If-Match (a transaction with its tombstone): 204, never a 404 or 412.
     proxy.set(Kind::LoseReply, "TransactWriteItems", 1);

@@ -65,6 +65,9 @@ async fn every_operation_uses_exactly_what_its_policy_grants() {
     assert_eq!(r.status(), StatusCode::OK);
     let r = api.send_with("DELETE", &account_path, &[], None).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // get-company-history: the company's partition (Query on the table).
+    let r = api.get(&format!("{location}/history")).await;
+    assert_eq!(r.status(), StatusCode::OK);
     // get-banks: no table at all.
     assert_eq!(api.get("/banks/336").await.status(), StatusCode::OK);
     // delete-company: the company and its marker go (DeleteItem), a tombstone stays (PutItem).

@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::model::{
-    AccountNumber, Address, Agency, BankAccount, BankCode, Cnpj, Company, Money, Phone,
+    AccountNumber, Address, Agency, BankAccount, BankCode, Cnpj, Company, HistoryEntry, Money,
+    Phone,
 };
 use crate::store::{IdempotencyRecord, StoreError, StoredAnswer};
 
@@ -36,6 +37,17 @@ pub(super) const MARKER_HOLDER: &str = "company_id";
 pub(super) const VERSION: &str = "version";
 const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 const TOMBSTONE_SK: &str = "DELETED";
+pub(super) const HISTORY_PREFIX: &str = "HISTORY#";
+const ENTRY: &str = "entry";
+/// Days a history entry is kept (`HISTORY_RETENTION_DAYS`; five years, the Brazilian limitation
+/// period for tax records, unless the stage says otherwise). The table's TTL removes it then.
+static HISTORY_RETENTION_DAYS: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
+    std::env::var("HISTORY_RETENTION_DAYS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .filter(|d| *d > 0)
+        .unwrap_or(1827)
+});
 /// The attribute naming the write that put an item there (see `writes`).
 pub(super) const WRITE_TOKEN: &str = "write_token";
 /// How long the record of a delete stays, to recognise a delete whose reply was lost.
@@ -73,6 +85,48 @@ pub fn tombstone_item(id: Uuid, token: &str) -> Item {
         AttributeValue::N((crate::store::unix_now() + TOMBSTONE_SECONDS).to_string()),
     );
     item
+}
+
+/// The key of the history entry of version `version` of company `id`. Versions are written
+/// with 20 digits, so the sort key orders them.
+pub fn history_key(id: Uuid, version: u64) -> Item {
+    key_of(company_pk(id), &format!("{HISTORY_PREFIX}{version:020}"))
+}
+
+/// The partition of company `id` (its item, its history, its tombstone).
+pub fn company_partition(id: Uuid) -> AttributeValue {
+    AttributeValue::S(company_pk(id))
+}
+
+/// The item of a history entry of company `id`: the entry as JSON text, kept exactly as
+/// written, and its expiry.
+pub fn history_item(id: Uuid, entry: &HistoryEntry) -> Result<Item, StoreError> {
+    let text = serde_json::to_string(entry)
+        .map_err(|e| StoreError::Internal(format!("encode history entry: {e}")))?;
+    let mut item = history_key(id, entry.version);
+    item.insert(ENTRY.into(), AttributeValue::S(text));
+    let expires = entry.at.unix_timestamp() + *HISTORY_RETENTION_DAYS * 24 * 60 * 60;
+    item.insert(EXPIRES_AT.into(), AttributeValue::N(expires.to_string()));
+    Ok(item)
+}
+
+/// The entry a history item holds, unless its retention has ended.
+pub fn history_entry(item: &Item, now: i64) -> Result<Option<HistoryEntry>, StoreError> {
+    let expired = item
+        .get(EXPIRES_AT)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<i64>().ok())
+        .is_some_and(|at| at <= now);
+    if expired {
+        return Ok(None);
+    }
+    let text = item
+        .get(ENTRY)
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Internal("corrupt history item: no entry".into()))?;
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| StoreError::Internal(format!("corrupt history item: {e}")))
 }
 
 /// The key of the marker of `cnpj`.

@@ -28,9 +28,9 @@ pub use setup::{
 
 use super::{
     unix_now, CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater,
-    IdempotencyReader, IdempotencyRecord, Page, StoreError,
+    HistoryPage, HistoryReader, IdempotencyReader, IdempotencyRecord, Page, StoreError,
 };
-use crate::model::{Cnpj, Company};
+use crate::model::{Cnpj, Company, HistoryEntry};
 use errors::sdk_error;
 use items::{company_key, from_item, marker_holder, Item, COMPANY_LIST_PK};
 
@@ -120,9 +120,10 @@ impl CompanyCreator for DynamoStore {
         &self,
         company: &Company,
         idempotency: Option<&IdempotencyRecord>,
+        history: Option<&HistoryEntry>,
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
-        let steps = writes::create(company, idempotency, &token)?;
+        let steps = writes::create(company, idempotency, history, &token)?;
         self.write(steps, &token, company_key(company.id)).await
     }
 }
@@ -133,19 +134,76 @@ impl CompanyUpdater for DynamoStore {
         current: &Company,
         next: &Company,
         idempotency: Option<&IdempotencyRecord>,
+        history: Option<&HistoryEntry>,
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
-        let steps = writes::replace(current, next, idempotency, &token)?;
+        let steps = writes::replace(current, next, idempotency, history, &token)?;
         self.write(steps, &token, company_key(next.id)).await
     }
 }
 
 impl CompanyDeleter for DynamoStore {
-    async fn delete(&self, current: &Company) -> Result<(), StoreError> {
+    async fn delete(
+        &self,
+        current: &Company,
+        history: Option<&HistoryEntry>,
+    ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
-        let steps = writes::delete(current, &token);
+        let steps = writes::delete(current, history, &token)?;
         self.write(steps, &token, items::tombstone_key(current.id))
             .await
+    }
+}
+
+impl HistoryReader for DynamoStore {
+    async fn history(
+        &self,
+        id: Uuid,
+        limit: usize,
+        before: Option<u64>,
+    ) -> Result<HistoryPage, StoreError> {
+        // Versions below `before` (exclusive), newest first; one more than the page tells
+        // whether another follows.
+        let upper = match before {
+            Some(v) => format!("{}{:020}", items::HISTORY_PREFIX, v.saturating_sub(1)),
+            None => format!("{}{}", items::HISTORY_PREFIX, "9".repeat(20)),
+        };
+        let fetch = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", items::company_partition(id))
+            .expression_attribute_values(
+                ":lo",
+                AttributeValue::S(format!("{}{:020}", items::HISTORY_PREFIX, 0)),
+            )
+            .expression_attribute_values(":hi", AttributeValue::S(upper))
+            .scan_index_forward(false)
+            .limit(fetch)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        let now = unix_now();
+        let mut entries = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            entries.extend(items::history_entry(&item, now)?);
+        }
+        let more = entries.len() > limit;
+        entries.truncate(limit);
+        let next_before = if more {
+            entries.last().map(|e| e.version)
+        } else {
+            None
+        };
+        Ok(HistoryPage {
+            items: entries,
+            next_before,
+        })
     }
 }
 

@@ -28,7 +28,7 @@ use super::items::{
     MARKER_HOLDER, PK, VERSION, WRITE_TOKEN,
 };
 use super::DynamoStore;
-use crate::model::{Cnpj, Company};
+use crate::model::{Cnpj, Company, HistoryEntry};
 use crate::store::{unix_now, IdempotencyRecord, StoreError};
 
 /// Attempts of a transaction that DynamoDB cancelled because another one held an item.
@@ -43,6 +43,7 @@ pub enum Part {
     FreeTaxId,
     Idempotency,
     Tombstone,
+    History,
 }
 
 impl Part {
@@ -60,6 +61,8 @@ impl Part {
             Part::Idempotency => StoreError::IdempotencyKeyTaken,
             // The company was deleted already: its version check failed too.
             Part::Tombstone => StoreError::NotFound,
+            // Another writer recorded this version: it wrote the company too.
+            Part::History => StoreError::VersionConflict,
         }
     }
 }
@@ -146,10 +149,23 @@ fn company_item(company: &Company, token: &str) -> Result<Item, StoreError> {
     Ok(item)
 }
 
+/// The step that records a version in the company's history (never over another entry).
+fn history(id: Uuid, entry: Option<&HistoryEntry>) -> Result<Option<Step>, StoreError> {
+    let Some(entry) = entry else {
+        return Ok(None);
+    };
+    Ok(Some(Step {
+        part: Part::History,
+        action: Action::Put(items::history_item(id, entry)?),
+        condition: Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)]),
+    }))
+}
+
 /// The steps of a new company.
 pub fn create(
     company: &Company,
     idempotency: Option<&IdempotencyRecord>,
+    history_entry: Option<&HistoryEntry>,
     token: &str,
 ) -> Result<Vec<Step>, StoreError> {
     let mut steps = vec![Step {
@@ -158,6 +174,7 @@ pub fn create(
         condition: Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)]),
     }];
     steps.extend(tax_id_moves(None, Some(company)));
+    steps.extend(history(company.id, history_entry)?);
     steps.extend(record(idempotency)?);
     Ok(steps)
 }
@@ -167,6 +184,7 @@ pub fn replace(
     current: &Company,
     next: &Company,
     idempotency: Option<&IdempotencyRecord>,
+    history_entry: Option<&HistoryEntry>,
     token: &str,
 ) -> Result<Vec<Step>, StoreError> {
     let mut steps = vec![Step {
@@ -175,12 +193,17 @@ pub fn replace(
         condition: Condition::at_version(current.version),
     }];
     steps.extend(tax_id_moves(Some(current), Some(next)));
+    steps.extend(history(next.id, history_entry)?);
     steps.extend(record(idempotency)?);
     Ok(steps)
 }
 
 /// The steps of deleting `current`: the company goes, a tombstone holding the token stays.
-pub fn delete(current: &Company, token: &str) -> Vec<Step> {
+pub fn delete(
+    current: &Company,
+    history_entry: Option<&HistoryEntry>,
+    token: &str,
+) -> Result<Vec<Step>, StoreError> {
     let mut steps = vec![
         Step {
             part: Part::ExistingCompany,
@@ -194,7 +217,8 @@ pub fn delete(current: &Company, token: &str) -> Vec<Step> {
         },
     ];
     steps.extend(tax_id_moves(Some(current), None));
-    steps
+    steps.extend(history(current.id, history_entry)?);
+    Ok(steps)
 }
 
 /// The steps that move a company's CNPJ marker from `current` to `next`.

@@ -1,0 +1,218 @@
+//! The change history over HTTP, on the in-memory store and on DynamoDB: one entry per change
+//! that answered 2xx, none for a refused request or a replay, and the merge patches rebuild the
+//! company as `GET` returned it at every version.
+
+mod common;
+
+use common::{full, header, problem, Api};
+use reqwest::header::LOCATION;
+use reqwest::StatusCode;
+use serde_json::{json, Map, Value};
+
+/// The company as the history rebuilds it: `GET`'s body less `updated`, `version` and nulls.
+fn canonical(company: &Value) -> Value {
+    fn strip(v: &Value) -> Value {
+        match v {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), strip(v)))
+                    .collect::<Map<_, _>>(),
+            ),
+            other => other.clone(),
+        }
+    }
+    let mut c = company.clone();
+    let map = c.as_object_mut().unwrap();
+    map.remove("updated");
+    map.remove("version");
+    strip(&c)
+}
+
+async fn history(api: &Api, id: &str, query: &str) -> Value {
+    let r = api.get(&format!("/companies/{id}/history{query}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+async fn snapshot(api: &Api, id: &str) -> Value {
+    api.get(&format!("/companies/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn every_change_has_one_entry_that_rebuilds_the_company(api: Api) {
+    let mut snapshots = Vec::new();
+    let created = api.create(&full()).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    snapshots.push(created);
+
+    let r = api
+        .patch(
+            &id,
+            &json!({"declared_billing": "2500.00", "tax_id": null}),
+            Some("\"1\""),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    snapshots.push(snapshot(&api, &id).await);
+
+    // Refused requests write no entry.
+    problem(
+        api.patch(&id, &json!({"company_name": "x"}), Some("\"1\""))
+            .await,
+        412,
+    )
+    .await;
+    problem(api.patch(&id, &json!({"phone": "abc"}), None).await, 400).await;
+    let path = format!("/companies/{id}/bank-accounts");
+    let existing = json!({"bank_code": "336", "agency": "1290-0", "account_number": "1243"});
+    problem(
+        api.send_with("POST", &path, &[], Some(&existing)).await,
+        409,
+    )
+    .await;
+
+    let r = api
+        .put(&id, &json!({"company_name": "Acme Ltda", "phone": "11978235674", "declared_billing": "99.90",
+                          "address": {"street": "Rua A", "city": "Recife", "state": "PE", "postal_code": "50000-000"}}), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    snapshots.push(snapshot(&api, &id).await);
+
+    // An account added with a key, then the same request again: one entry.
+    let account = json!({"bank_code": "260", "agency": "0001", "account_number": "98765432-1"});
+    let r = api
+        .send_with("POST", &path, &[("idempotency-key", "h-1")], Some(&account))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let account_path = header(&r, LOCATION);
+    snapshots.push(snapshot(&api, &id).await);
+    let replay = api
+        .send_with("POST", &path, &[("idempotency-key", "h-1")], Some(&account))
+        .await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+
+    let r = api
+        .send_with(
+            "PATCH",
+            &account_path,
+            &[],
+            Some(&json!({"agency": "0002"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    snapshots.push(snapshot(&api, &id).await);
+    let r = api.send_with("DELETE", &account_path, &[], None).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    snapshots.push(snapshot(&api, &id).await);
+
+    assert_eq!(api.delete(&id, None).await.status(), StatusCode::NO_CONTENT);
+
+    // Readable after the delete: newest first, one entry per version.
+    let page = history(&api, &id, "?limit=100").await;
+    assert_eq!(page["next_cursor"], Value::Null);
+    let mut entries = page["items"].as_array().unwrap().clone();
+    entries.reverse();
+    let operations: Vec<&str> = entries
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "create",
+            "update",
+            "replace",
+            "add-bank-account",
+            "update-bank-account",
+            "delete-bank-account",
+            "delete"
+        ]
+    );
+    for (i, entry) in entries.iter().enumerate() {
+        assert_eq!(entry["version"], i as u64 + 1);
+        assert_eq!(entry["actor"], "anonymous");
+        assert!(
+            entry["request_id"].as_str().unwrap().starts_with("local-"),
+            "{entry}"
+        );
+        assert!(entry["at"].as_str().unwrap().ends_with('Z'));
+    }
+    assert_eq!(
+        entries[1]["changes"],
+        json!({"declared_billing": "2500.00", "tax_id": null})
+    );
+    assert_eq!(entries[6]["changes"], Value::Null);
+
+    // The patches, oldest first from {}, rebuild the company at every version.
+    let mut state = json!({});
+    for (entry, snapshot) in entries.iter().zip(&snapshots) {
+        json_patch::merge(&mut state, &entry["changes"]);
+        assert_eq!(state, canonical(snapshot), "version {}", entry["version"]);
+    }
+
+    // Pages of 3: the same entries, each once.
+    let mut walked = Vec::new();
+    let mut query = "?limit=3".to_owned();
+    loop {
+        let page = history(&api, &id, &query).await;
+        walked.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => query = format!("?limit=3&cursor={c}"),
+            None => break,
+        }
+    }
+    walked.reverse();
+    assert_eq!(walked, entries);
+
+    // Bounds and errors.
+    problem(
+        api.get(&format!("/companies/{id}/history?limit=0")).await,
+        400,
+    )
+    .await;
+    problem(
+        api.get(&format!("/companies/{id}/history?cursor=forged"))
+            .await,
+        400,
+    )
+    .await;
+    problem(
+        api.get(&format!("/companies/{}/history", uuid::Uuid::now_v7()))
+            .await,
+        404,
+    )
+    .await;
+    problem(api.get("/companies/not-a-uuid/history").await, 404).await;
+}
+
+/// A company created again with the same CNPJ is another company with its own history.
+async fn a_recreated_company_has_its_own_history(api: Api) {
+    let first = api.create(&full()).await;
+    let first_id = first["id"].as_str().unwrap();
+    assert_eq!(
+        api.delete(first_id, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let second = api.create(&full()).await;
+    let second_id = second["id"].as_str().unwrap();
+    assert_ne!(first_id, second_id);
+    let page = history(&api, second_id, "").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["operation"], "create");
+    assert_eq!(
+        history(&api, first_id, "").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+e2e!(
+    every_change_has_one_entry_that_rebuilds_the_company,
+    a_recreated_company_has_its_own_history,
+);
