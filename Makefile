@@ -2,17 +2,34 @@
 #   make run    the API on http://127.0.0.1:${PORT:-3000}, in-memory store, no Docker, no AWS
 #   make test   every test and check, including the DynamoDB Local-backed suites (started and
 #               stopped here) and the template linters
-.PHONY: run run-dynamodb test lint lint-template schemathesis unit sam-validate sam-build bench bench-smoke ci clean
+.PHONY: run run-dynamodb seed docs docs-assets browser-test test lint lint-template schemathesis unit sam-validate sam-build bench bench-smoke ci clean
 
-run:
-	cargo run --quiet -p local-api
+# `make run SEED=1` also fills it with a few dozen realistic companies once it answers.
+run: docs-assets
+	cargo build --quiet -p local-api
+	@if [ "$(SEED)" = 1 ]; then scripts/seed.py --wait & fi; target/debug/local-api
 
 # The local API on DynamoDB Local instead of the in-memory store.
-run-dynamodb:
+run-dynamodb: docs-assets
 	scripts/dynamodb-local.sh cargo run --quiet -p local-api
+
+# A few dozen realistic companies into the running local API (PORT as for make run).
+seed:
+	scripts/seed.py
+
+# The API reference as a static folder (target/docs/) for any web server.
+docs: docs-assets
+	cargo run --quiet -p local-api -- docs target/docs
+
+docs-assets:
+	scripts/docs-assets.sh
+
+browser-test:
+	scripts/browser-test.sh
 
 test: lint lint-template
 	REQUIRE_DYNAMODB=1 scripts/dynamodb-local.sh sh -c 'cargo test --workspace --all-targets && scripts/schemathesis.sh'
+	scripts/browser-test.sh
 
 # Schemathesis alone against the local API on the in-memory store.
 schemathesis:

@@ -755,3 +755,35 @@ fn sdk_timeouts_and_the_request_budget_fit_inside_the_function_timeout() {
     assert!(OPERATION_TIMEOUT + ANSWER_MARGIN < timeout);
     assert!(LOCAL_BUDGET + ANSWER_MARGIN <= timeout);
 }
+
+/// The reference explains itself: every operation has a summary and a description, and every
+/// problem type the code can answer is documented.
+#[test]
+fn the_openapi_reference_documents_every_operation_and_problem_type() {
+    let text = std::fs::read_to_string(root().join("openapi.yaml")).unwrap();
+    let spec: Value = serde_yaml::from_str(&text).unwrap();
+    for (path, item) in get(&spec, "paths").as_mapping().unwrap() {
+        for (method, op) in item.as_mapping().unwrap() {
+            if method.as_str() == Some("parameters") {
+                continue;
+            }
+            for key in ["operationId", "summary", "description"] {
+                assert!(
+                    op.get(key)
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| s.trim().len() > 10 || key == "operationId"),
+                    "{method:?} {path:?} lacks a {key}"
+                );
+            }
+        }
+    }
+    let source = std::fs::read_to_string(root().join("shared/src/http/problem.rs")).unwrap();
+    let kinds: BTreeSet<&str> = source
+        .split('"')
+        .filter(|s| s.starts_with("urn:companies:problem:"))
+        .collect();
+    assert!(kinds.len() >= 9, "{kinds:?}");
+    for kind in kinds {
+        assert!(text.contains(kind), "openapi.yaml does not document {kind}");
+    }
+}

@@ -2,8 +2,9 @@
 //! policy grants. Two adapters implement them with identical behaviour: [`dynamo::DynamoStore`]
 //! and [`memory::MemoryStore`]; one contract suite (`shared/tests/store_contract.rs`) runs on both.
 //!
-//! Every write is all-or-nothing: a company, the marker that reserves its CNPJ and the
-//! idempotency record of the request that wrote it are written in one transaction.
+//! Every write is all-or-nothing: a company, the marker that reserves its CNPJ, the history
+//! entry of the version and the idempotency record of the request that wrote it are written in
+//! one transaction.
 
 pub mod deadline;
 pub mod dynamo;

@@ -1,6 +1,8 @@
 //! The Docker-free local API: an HTTP server that routes every route of `template.yaml`
 //! (see [`companies::routes::ROUTES`]) to the same handlers the Lambdas run.
 
+pub mod docs;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -49,6 +51,15 @@ pub async fn handle<S: Store>(
     budget: Duration,
     req: hyper::Request<Incoming>,
 ) -> HttpResponse {
+    if req.method() == hyper::Method::GET {
+        let host = req
+            .headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        if let Some(page) = docs::serve(req.uri().path(), host) {
+            return page;
+        }
+    }
     let store = Deadlined::new(store, Instant::now() + budget);
     let request_id = local_request_id();
     let method = req.method().to_string();

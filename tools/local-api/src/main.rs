@@ -9,6 +9,22 @@ use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // `local-api docs DIR`: the API reference as a static folder (`make docs`).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [command, dir] = args.as_slice() {
+        if command == "docs" {
+            return match local_api::docs::write_static(std::path::Path::new(dir)) {
+                Ok(()) => {
+                    println!("wrote the API reference to {dir}/ (open index.html through any web server)");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("cannot write the API reference: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    }
     companies::telemetry::init();
     let port = std::env::var("PORT")
         .ok()
@@ -33,13 +49,27 @@ async fn main() -> ExitCode {
                 eprintln!("cannot prepare table {table} at {endpoint}: {e}");
                 return ExitCode::FAILURE;
             }
-            println!("companies local API on {url} (store: DynamoDB table {table} at {endpoint}; no auth: development only)");
+            announce(&url, &format!("DynamoDB table {table} at {endpoint}"));
             local_api::serve(listener, Arc::new(store)).await;
         }
         Err(_) => {
-            println!("companies local API on {url} (store: in-memory; no auth: development only)");
+            announce(&url, "in-memory");
             local_api::serve(listener, Arc::new(MemoryStore::new())).await;
         }
     }
     ExitCode::SUCCESS
+}
+
+/// What it serves, printed at start in one write, and never fatal: a reader (a test, a
+/// script) may stop reading after the first line.
+fn announce(url: &str, store: &str) {
+    use std::io::Write;
+    let text = format!(
+        "companies local API on {url} (store: {store}; no auth: development only)\n  \
+         API reference (try it here): {url}/docs/\n  \
+         contract: {url}/openapi.yaml and {url}/openapi.json\n"
+    );
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
 }

@@ -6,7 +6,9 @@
 //!
 //! - [`setup`]: the client and the table definition;
 //! - [`items`]: items and keys;
-//! - [`writes`]: conditional steps, single-item writes and transactions;
+//! - [`writes`]: the conditional steps of each change;
+//! - [`send`]: one item or one transaction, retries, and recognising a write whose answer was
+//!   lost;
 //! - [`errors`]: SDK failures to store errors;
 //! - `audit` (feature `test-support`): full-table checks for tests.
 
@@ -14,6 +16,7 @@
 pub mod audit;
 mod errors;
 pub mod items;
+mod send;
 mod setup;
 mod writes;
 
