@@ -177,41 +177,7 @@ async fn twins_with_one_key_never_conflict_with_each_other<S: Store + MarkerAudi
     store: S,
 ) {
     let api = Arc::new(api);
-    let body = with_cnpj("Twins", Some(CNPJ));
-    let outcomes = concurrently(&api, 20, move |api, _| {
-        let body = body.clone();
-        async move {
-            let r = api
-                .send_with(
-                    "POST",
-                    "/companies",
-                    &[("idempotency-key", "twins")],
-                    Some(&body),
-                )
-                .await;
-            let status = r.status().as_u16();
-            let location = header(&r, LOCATION);
-            let kind = match status {
-                201 => String::new(),
-                _ => r.json::<Value>().await.unwrap()["type"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-            };
-            (status, location, kind)
-        }
-    })
-    .await;
-    let mut locations = HashSet::new();
-    for (status, location, kind) in outcomes {
-        match status {
-            201 => {
-                locations.insert(location);
-            }
-            409 => assert_eq!(kind, "urn:companies:problem:idempotency-key-in-use"),
-            other => panic!("{other} {kind}"),
-        }
-    }
+    let locations = twins(&api, "/companies", "twins", with_cnpj("Twins", Some(CNPJ))).await;
     assert_eq!(locations.len(), 1, "{locations:?}");
     let location = locations.into_iter().next().unwrap();
     assert_eq!(all_companies(&api).await.len(), 1);
@@ -220,49 +186,42 @@ async fn twins_with_one_key_never_conflict_with_each_other<S: Store + MarkerAudi
     // The same for one bank account added by twins.
     let account = json!({"bank_code": "260", "agency": "0001", "account_number": "98765432-1"});
     let path = format!("{location}/bank-accounts");
-    let outcomes = concurrently(&api, 20, move |api, _| {
-        let (account, path) = (account.clone(), path.clone());
-        async move {
-            let r = api
-                .send_with(
-                    "POST",
-                    &path,
-                    &[("idempotency-key", "twin-account")],
-                    Some(&account),
-                )
-                .await;
-            let status = r.status().as_u16();
-            let location = header(&r, LOCATION);
-            let kind = match status {
-                201 => String::new(),
-                _ => r.json::<Value>().await.unwrap()["type"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-            };
-            (status, location, kind)
-        }
-    })
-    .await;
-    let mut accounts = HashSet::new();
-    for (status, location, kind) in outcomes {
-        match status {
-            201 => {
-                accounts.insert(location);
-            }
-            409 => assert_eq!(kind, "urn:companies:problem:idempotency-key-in-use"),
-            other => panic!("{other} {kind}"),
-        }
-    }
+    let accounts = twins(&api, &path, "twin-account", account).await;
     assert_eq!(accounts.len(), 1, "{accounts:?}");
     let company: Value = api.get(&location).await.json().await.unwrap();
     assert_eq!(company["bank_accounts"].as_array().unwrap().len(), 1);
     assert_eq!(company["version"], 2);
 }
 
-/// 50 concurrent PATCHes without If-Match: each lands (or, having lost every retry to the
-/// others, says so with a 409 and writes nothing); versions 1..=N are contiguous with one
-/// history entry each, and replaying the entries' patches yields the final company.
+/// 20 concurrent POSTs of `body` to `path` with the key `key`: the `Location`s of the 201s
+/// (replays included). Every other answer must be the documented 409 "in progress".
+async fn twins(api: &Arc<Api>, path: &str, key: &'static str, body: Value) -> HashSet<String> {
+    let path = path.to_owned();
+    let outcomes = concurrently(api, 20, move |api, _| {
+        let (body, path) = (body.clone(), path.clone());
+        async move {
+            let r = api
+                .send_with("POST", &path, &[("idempotency-key", key)], Some(&body))
+                .await;
+            if r.status() == StatusCode::CREATED {
+                return Some(header(&r, LOCATION));
+            }
+            let problem = problem(r, 409).await;
+            assert_eq!(
+                problem["type"],
+                "urn:companies:problem:idempotency-key-in-use"
+            );
+            None
+        }
+    })
+    .await;
+    outcomes.into_iter().flatten().collect()
+}
+
+/// 50 concurrent PATCHes without If-Match: each lands, or says it may not have (a 409 after
+/// losing every retry to the others, or a 503 when the request's time budget ran out on a
+/// loaded machine); versions 1..=N are contiguous with one history entry each, every 200 is
+/// among them, and replaying the entries' patches yields the final company.
 async fn fifty_concurrent_patches_leave_a_contiguous_history<S: Store + MarkerAudit>(
     api: Api,
     _store: S,
@@ -276,24 +235,34 @@ async fn fifty_concurrent_patches_leave_a_contiguous_history<S: Store + MarkerAu
             let r = api
                 .patch(&id, &json!({"declared_billing": format!("{i}.00")}), None)
                 .await;
-            if r.status() == StatusCode::OK {
-                return true;
+            match r.status() {
+                StatusCode::OK => true,
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    assert_eq!(r.headers()["retry-after"], "1");
+                    false
+                }
+                _ => {
+                    let body = problem(r, 409).await;
+                    assert_eq!(body["type"], "urn:companies:problem:edit-conflict");
+                    false
+                }
             }
-            let body = problem(r, 409).await;
-            assert_eq!(body["type"], "urn:companies:problem:edit-conflict");
-            false
         }
     })
     .await;
     let landed = outcomes.iter().filter(|ok| **ok).count() as u64;
-    assert!(landed >= 10, "only {landed} of 50 landed");
+    assert!(landed > 0, "none of 50 landed");
     let company: Value = api
         .get(&format!("/companies/{id}"))
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(company["version"], 1 + landed);
+    let version = company["version"].as_u64().unwrap();
+    assert!(
+        version > landed,
+        "every 200 is a version: {version} vs {landed}"
+    );
     let page: Value = api
         .get(&format!("/companies/{id}/history?limit=100"))
         .await
@@ -306,7 +275,7 @@ async fn fifty_concurrent_patches_leave_a_contiguous_history<S: Store + MarkerAu
         .iter()
         .map(|e| e["version"].as_u64().unwrap())
         .collect();
-    assert_eq!(versions, (1..=1 + landed).collect::<Vec<_>>());
+    assert_eq!(versions, (1..=version).collect::<Vec<_>>());
     let mut state = json!({});
     for entry in &entries {
         json_patch::merge(&mut state, &entry["changes"]);

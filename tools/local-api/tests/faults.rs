@@ -11,7 +11,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::recorder::{serve_proxy, upstream};
+use common::recorder::{pass_through, serve_proxy};
 use common::{acme, full, header, Api};
 use companies::store::DynamoStore;
 use http_body_util::{BodyExt, Full};
@@ -85,7 +85,6 @@ fn take(fault: &Mutex<Option<Fault>>, target: &str) -> Option<Kind> {
 }
 
 async fn forward(
-    upstream: &str,
     client: &reqwest::Client,
     req: hyper::Request<Incoming>,
     fault: &Mutex<Option<Fault>>,
@@ -125,23 +124,7 @@ async fn forward(
         Some(Kind::Delay(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
         _ => {}
     }
-    let mut out = client.post(upstream).body(bytes);
-    for (name, value) in &parts.headers {
-        if name != "host" && name != "content-length" {
-            out = out.header(name, value);
-        }
-    }
-    let Ok(resp) = out.send().await else {
-        return canned(500, "InternalServerError", "");
-    };
-    let status = resp.status().as_u16();
-    let mut builder = hyper::Response::builder().status(status);
-    for (name, value) in resp.headers() {
-        if name != "content-length" && name != "transfer-encoding" && name != "x-amz-crc32" {
-            builder = builder.header(name, value);
-        }
-    }
-    let mut body = resp.bytes().await.unwrap_or_default();
+    let (builder, mut body) = pass_through(client, &parts.headers, bytes).await;
     match kind {
         // The write has committed upstream; the client gives up waiting for its answer.
         Some(Kind::LoseReply) => tokio::time::sleep(Duration::from_millis(2_500)).await,
@@ -158,7 +141,7 @@ impl FaultProxy {
         let client = reqwest::Client::new();
         let url = serve_proxy(move |req| {
             let (fault, client) = (Arc::clone(&shared), client.clone());
-            async move { forward(&upstream(), &client, req, &fault).await }
+            async move { forward(&client, req, &fault).await }
         })
         .await;
         FaultProxy { url, fault }

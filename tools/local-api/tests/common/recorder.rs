@@ -86,7 +86,6 @@ fn actions(target: &str, body: &Value) -> Vec<(String, String)> {
 }
 
 async fn forward(
-    upstream: &str,
     client: &reqwest::Client,
     req: hyper::Request<Incoming>,
     calls: &Mutex<BTreeSet<Call>>,
@@ -111,22 +110,34 @@ async fn forward(
             calls.insert((function.clone(), action, resource));
         }
     }
-    let mut out = client.post(upstream).body(bytes);
-    for (name, value) in &parts.headers {
+    let (builder, body) = pass_through(client, &parts.headers, bytes).await;
+    builder.body(Full::new(body)).unwrap()
+}
+
+/// Sends a DynamoDB call on to DynamoDB Local as it came, and returns its answer: status and
+/// headers (less those the proxy's own framing sets, and the body checksum, which a proxy that
+/// changes the body would break) and body. A failure to reach it is a 500.
+pub async fn pass_through(
+    client: &reqwest::Client,
+    headers: &hyper::HeaderMap,
+    bytes: Bytes,
+) -> (hyper::http::response::Builder, Bytes) {
+    let mut out = client.post(upstream()).body(bytes);
+    for (name, value) in headers {
         if name != "host" && name != "content-length" {
             out = out.header(name, value);
         }
     }
-    let resp = out.send().await.unwrap();
+    let Ok(resp) = out.send().await else {
+        return (hyper::Response::builder().status(500), Bytes::new());
+    };
     let mut builder = hyper::Response::builder().status(resp.status().as_u16());
     for (name, value) in resp.headers() {
-        if name != "content-length" && name != "transfer-encoding" {
+        if name != "content-length" && name != "transfer-encoding" && name != "x-amz-crc32" {
             builder = builder.header(name, value);
         }
     }
-    builder
-        .body(Full::new(resp.bytes().await.unwrap_or_default()))
-        .unwrap()
+    (builder, resp.bytes().await.unwrap_or_default())
 }
 
 impl Recorder {
@@ -137,7 +148,7 @@ impl Recorder {
         let client = reqwest::Client::new();
         let url = serve_proxy(move |req| {
             let (calls, client) = (Arc::clone(&shared), client.clone());
-            async move { forward(&upstream(), &client, req, &calls).await }
+            async move { forward(&client, req, &calls).await }
         })
         .await;
         Recorder { url, calls }
