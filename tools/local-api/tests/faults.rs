@@ -19,6 +19,7 @@ use hyper::body::{Bytes, Incoming};
 use reqwest::header::{ETAG, LOCATION};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use tokio::sync::Notify;
 
 /// What the proxy does to a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,8 @@ const ALWAYS: u32 = u32::MAX;
 struct FaultProxy {
     url: String,
     fault: Arc<Mutex<Option<Fault>>>,
+    /// Told when a write whose reply is being held has committed upstream.
+    committed: Arc<Notify>,
 }
 
 fn canned(status: u16, error_type: &str, extra: &str) -> hyper::Response<Full<Bytes>> {
@@ -88,6 +91,7 @@ async fn forward(
     client: &reqwest::Client,
     req: hyper::Request<Incoming>,
     fault: &Mutex<Option<Fault>>,
+    committed: &Notify,
 ) -> hyper::Response<Full<Bytes>> {
     let target = req
         .headers()
@@ -127,7 +131,10 @@ async fn forward(
     let (builder, mut body) = pass_through(client, &parts.headers, bytes).await;
     match kind {
         // The write has committed upstream; the client gives up waiting for its answer.
-        Some(Kind::LoseReply) => tokio::time::sleep(Duration::from_millis(2_500)).await,
+        Some(Kind::LoseReply) => {
+            committed.notify_one();
+            tokio::time::sleep(Duration::from_millis(2_500)).await;
+        }
         Some(Kind::CutBody) => body = body.slice(..body.len() / 2),
         _ => {}
     }
@@ -137,14 +144,19 @@ async fn forward(
 impl FaultProxy {
     async fn start() -> FaultProxy {
         let fault = Arc::new(Mutex::new(None));
-        let shared = Arc::clone(&fault);
+        let committed = Arc::new(Notify::new());
+        let (shared, told) = (Arc::clone(&fault), Arc::clone(&committed));
         let client = reqwest::Client::new();
         let url = serve_proxy(move |req| {
-            let (fault, client) = (Arc::clone(&shared), client.clone());
-            async move { forward(&client, req, &fault).await }
+            let (fault, told, client) = (Arc::clone(&shared), Arc::clone(&told), client.clone());
+            async move { forward(&client, req, &fault, &told).await }
         })
         .await;
-        FaultProxy { url, fault }
+        FaultProxy {
+            url,
+            fault,
+            committed,
+        }
     }
 
     /// Applies `kind` to the next `times` calls to `target`.
@@ -427,6 +439,46 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     );
     assert_eq!(company_count(&truth).await, 1);
     common::assert_logs_masked();
+}
+
+/// A write whose every reply was lost (the SDK gives up), and which another writer changed
+/// again meanwhile: its own version's history entry still holds its token, so it is answered
+/// as done (not 503, 412 or applied twice), and the other writer's change stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_reply_overtaken_by_another_writer_is_still_answered_as_done() {
+    let Some((proxy, api, truth)) = setup(Duration::from_secs(8)).await else {
+        return;
+    };
+    let api = Arc::new(api);
+    let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
+    proxy.set(Kind::LoseReply, "TransactWriteItems", 3);
+    let ours = {
+        let (api, id) = (Arc::clone(&api), id.clone());
+        tokio::spawn(async move {
+            let r = api
+                .patch(&id, &json!({"company_name": "Ours"}), Some("\"1\""))
+                .await;
+            (r.status(), header(&r, ETAG))
+        })
+    };
+    // Our write has committed, its reply is held: another writer changes the company now.
+    proxy.committed.notified().await;
+    let theirs = truth
+        .patch(&id, &json!({"declared_billing": "7.00"}), None)
+        .await;
+    assert_eq!(theirs.status(), StatusCode::OK);
+    let (status, etag) = ours.await.unwrap();
+    assert_eq!((status, etag.as_str()), (StatusCode::OK, "\"2\""));
+    let stored = stored_company(&truth, &id).await;
+    assert_eq!(
+        (
+            stored["company_name"].as_str(),
+            stored["declared_billing"].as_str(),
+            stored["version"].as_u64()
+        ),
+        (Some("Ours"), Some("7.00"), Some(3)),
+        "applied once each"
+    );
 }
 
 /// Slow but successful calls cannot outlast the function: when the request's budget runs out

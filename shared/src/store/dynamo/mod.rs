@@ -37,6 +37,13 @@ use crate::model::{Cnpj, Company, HistoryEntry};
 use errors::sdk_error;
 use items::{company_key, from_item, marker_holder, Item, COMPANY_LIST_PK};
 
+/// The item that holds a write's token once it has landed: the version's history entry, which
+/// no later write replaces (a later writer may have replaced the company item already), or
+/// `otherwise` for a write without one.
+fn proof(id: Uuid, history: Option<&HistoryEntry>, otherwise: Item) -> Item {
+    history.map_or(otherwise, |entry| items::history_key(id, entry.version))
+}
+
 /// Store handle: the SDK client (built once per Lambda instance) and the table name.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -127,7 +134,8 @@ impl CompanyCreator for DynamoStore {
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
         let steps = writes::create(company, idempotency, history, &token)?;
-        self.write(steps, &token, company_key(company.id)).await
+        let proof = proof(company.id, history, company_key(company.id));
+        self.write(steps, &token, proof).await
     }
 }
 
@@ -141,7 +149,8 @@ impl CompanyUpdater for DynamoStore {
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
         let steps = writes::replace(current, next, idempotency, history, &token)?;
-        self.write(steps, &token, company_key(next.id)).await
+        let proof = proof(next.id, history, company_key(next.id));
+        self.write(steps, &token, proof).await
     }
 }
 
@@ -153,8 +162,8 @@ impl CompanyDeleter for DynamoStore {
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
         let steps = writes::delete(current, history, &token)?;
-        self.write(steps, &token, items::tombstone_key(current.id))
-            .await
+        let proof = proof(current.id, history, items::tombstone_key(current.id));
+        self.write(steps, &token, proof).await
     }
 }
 

@@ -117,13 +117,19 @@ fn company_item(company: &Company, token: &str) -> Result<Item, StoreError> {
 }
 
 /// The step that records a version in the company's history (never over another entry).
-fn history(id: Uuid, entry: Option<&HistoryEntry>) -> Result<Option<Step>, StoreError> {
+fn history(
+    id: Uuid,
+    entry: Option<&HistoryEntry>,
+    token: &str,
+) -> Result<Option<Step>, StoreError> {
     let Some(entry) = entry else {
         return Ok(None);
     };
+    let mut item = items::history_item(id, entry)?;
+    item.insert(WRITE_TOKEN.into(), AttributeValue::S(token.to_owned()));
     Ok(Some(Step {
         part: Part::History,
-        action: Action::Put(items::history_item(id, entry)?),
+        action: Action::Put(item),
         condition: Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)]),
     }))
 }
@@ -141,7 +147,7 @@ pub fn create(
         condition: Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)]),
     }];
     steps.extend(tax_id_moves(None, Some(company)));
-    steps.extend(history(company.id, history_entry)?);
+    steps.extend(history(company.id, history_entry, token)?);
     steps.extend(record(idempotency)?);
     Ok(steps)
 }
@@ -160,7 +166,7 @@ pub fn replace(
         condition: Condition::at_version(current.version),
     }];
     steps.extend(tax_id_moves(Some(current), Some(next)));
-    steps.extend(history(next.id, history_entry)?);
+    steps.extend(history(next.id, history_entry, token)?);
     steps.extend(record(idempotency)?);
     Ok(steps)
 }
@@ -184,7 +190,7 @@ pub fn delete(
         },
     ];
     steps.extend(tax_id_moves(Some(current), None));
-    steps.extend(history(current.id, history_entry)?);
+    steps.extend(history(current.id, history_entry, token)?);
     Ok(steps)
 }
 
