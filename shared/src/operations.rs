@@ -129,7 +129,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "delete-company",
         routes: &[route("DELETE", "/companies/{id}")],
         scope: Scope::Write,
-        // PutItem: the tombstone that recognises a delete whose answer was lost.
+        // PutItem: the delete's history entry.
         grants: &[GET_ITEM, PUT_ITEM, DELETE_ITEM],
     },
     Operation {

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use uuid::Uuid;
 
 use super::{
-    unix_now, CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater,
-    HistoryPage, HistoryReader, IdempotencyReader, IdempotencyRecord, Page, StoreError,
+    first_page, unix_now, CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader,
+    CompanyUpdater, HistoryPage, HistoryReader, IdempotencyReader, IdempotencyRecord, Page,
+    StoreError,
 };
 use crate::model::{Cnpj, Company, HistoryEntry};
 
@@ -114,15 +115,12 @@ impl CompanyReader for MemoryStore {
 impl CompanyLister for MemoryStore {
     async fn list(&self, limit: usize, after: Option<Uuid>) -> Result<Page, StoreError> {
         let tables = self.lock()?;
-        let mut iter: Box<dyn Iterator<Item = &Company>> = match after {
+        let iter: Box<dyn Iterator<Item = &Company>> = match after {
             Some(after) => Box::new(tables.companies.range(..after).rev().map(|(_, c)| c)),
             None => Box::new(tables.companies.values().rev()),
         };
-        let items: Vec<Company> = iter.by_ref().take(limit).cloned().collect();
-        let next_after = match iter.next() {
-            Some(_) => items.last().map(|c| c.id),
-            None => None,
-        };
+        let items = iter.take(limit.saturating_add(1)).cloned().collect();
+        let (items, next_after) = first_page(items, limit, |c: &Company| c.id);
         Ok(Page { items, next_after })
     }
 
@@ -212,16 +210,14 @@ impl HistoryReader for MemoryStore {
     ) -> Result<HistoryPage, StoreError> {
         let tables = self.lock()?;
         let upper = before.unwrap_or(u64::MAX);
-        let mut iter = tables
+        let items = tables
             .history
             .range((id, 0)..(id, upper))
             .rev()
-            .map(|(_, e)| e);
-        let items: Vec<HistoryEntry> = iter.by_ref().take(limit).cloned().collect();
-        let next_before = match iter.next() {
-            Some(_) => items.last().map(|e| e.version),
-            None => None,
-        };
+            .map(|(_, e)| e.clone())
+            .take(limit.saturating_add(1))
+            .collect();
+        let (items, next_before) = first_page(items, limit, |e: &HistoryEntry| e.version);
         Ok(HistoryPage { items, next_before })
     }
 }

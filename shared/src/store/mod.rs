@@ -186,6 +186,19 @@ impl<T> Store for T where
 {
 }
 
+/// The first `limit` of `items`, read with one more than a page so that it tells whether
+/// another page follows, and then the key of the last one returned, to continue after it.
+pub(crate) fn first_page<T, K>(
+    mut items: Vec<T>,
+    limit: usize,
+    key: impl Fn(&T) -> K,
+) -> (Vec<T>, Option<K>) {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = if more { items.last().map(key) } else { None };
+    (items, next)
+}
+
 /// Current Unix time in seconds.
 pub fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

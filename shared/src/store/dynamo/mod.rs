@@ -30,8 +30,9 @@ pub use setup::{
 };
 
 use super::{
-    unix_now, CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater,
-    HistoryPage, HistoryReader, IdempotencyReader, IdempotencyRecord, Page, StoreError,
+    first_page, unix_now, CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader,
+    CompanyUpdater, HistoryPage, HistoryReader, IdempotencyReader, IdempotencyRecord, Page,
+    StoreError,
 };
 use crate::model::{Cnpj, Company, HistoryEntry};
 use errors::sdk_error;
@@ -100,19 +101,13 @@ impl CompanyLister for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("Query", e))?;
-        let mut items = out
+        let items = out
             .items
             .unwrap_or_default()
             .into_iter()
             .map(from_item)
             .collect::<Result<Vec<_>, _>>()?;
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next_after = if more {
-            items.last().map(|c| c.id)
-        } else {
-            None
-        };
+        let (items, next_after) = first_page(items, limit, |c| c.id);
         Ok(Page { items, next_after })
     }
 
@@ -205,17 +200,8 @@ impl HistoryReader for DynamoStore {
         for item in out.items.unwrap_or_default() {
             entries.extend(items::history_entry(&item, now)?);
         }
-        let more = entries.len() > limit;
-        entries.truncate(limit);
-        let next_before = if more {
-            entries.last().map(|e| e.version)
-        } else {
-            None
-        };
-        Ok(HistoryPage {
-            items: entries,
-            next_before,
-        })
+        let (items, next_before) = first_page(entries, limit, |e| e.version);
+        Ok(HistoryPage { items, next_before })
     }
 }
 

@@ -2,7 +2,7 @@
 //! TransactWriteItems, so all land or none does; contention is retried a few times.
 //!
 //! Every write carries a fresh token, stored on the version's history entry (and on the company
-//! item, or a delete's tombstone). When its outcome is unknown (a timeout, a reply lost or cut
+//! item; a delete without a history entry leaves a tombstone holding it). When its outcome is unknown (a timeout, a reply lost or cut
 //! after the write committed, so the SDK's retry met its own write and failed a condition), the
 //! store reads the entry back: holding the token means the write landed, and it is reported as
 //! done. (The entry of a version is never replaced, so a later writer cannot hide it.) Transactions also send

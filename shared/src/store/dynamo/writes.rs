@@ -171,26 +171,28 @@ pub fn replace(
     Ok(steps)
 }
 
-/// The steps of deleting `current`: the company goes, a tombstone holding the token stays.
+/// The steps of deleting `current`: the company goes; its history entry holds the write's token,
+/// or, for a delete without one, a tombstone does.
 pub fn delete(
     current: &Company,
     history_entry: Option<&HistoryEntry>,
     token: &str,
 ) -> Result<Vec<Step>, StoreError> {
-    let mut steps = vec![
-        Step {
-            part: Part::ExistingCompany,
-            action: Action::Delete(company_key(current.id)),
-            condition: Condition::at_version(current.version),
-        },
-        Step {
+    let mut steps = vec![Step {
+        part: Part::ExistingCompany,
+        action: Action::Delete(company_key(current.id)),
+        condition: Condition::at_version(current.version),
+    }];
+    steps.extend(tax_id_moves(Some(current), None));
+    match history(current.id, history_entry, token)? {
+        // The delete's history entry holds its token.
+        Some(entry) => steps.push(entry),
+        None => steps.push(Step {
             part: Part::Tombstone,
             action: Action::Put(tombstone_item(current.id, token)),
             condition: Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)]),
-        },
-    ];
-    steps.extend(tax_id_moves(Some(current), None));
-    steps.extend(history(current.id, history_entry, token)?);
+        }),
+    }
     Ok(steps)
 }
 
