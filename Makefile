@@ -1,8 +1,8 @@
 # The companies API. The two commands a newcomer needs:
 #   make run    the API on http://127.0.0.1:${PORT:-3000}, in-memory store, no Docker, no AWS
-#   make test   every test and check, including the DynamoDB Local-backed suites (started and
-#               stopped here) and the template linters
-.PHONY: run run-dynamodb seed docs docs-assets browser-test test lint lint-template schemathesis unit sam-validate sam-build bench bench-smoke ci clean
+#   make test   every test and check, including the DynamoDB Local- and PostgreSQL-backed suites
+#               (started and stopped here) and the template linters
+.PHONY: run run-dynamodb import seed docs docs-assets browser-test test lint lint-template schemathesis unit sam-validate sam-build bench bench-smoke ci clean
 
 # `make run SEED=1` also fills it with a few dozen realistic companies once it answers.
 run: docs-assets
@@ -12,6 +12,11 @@ run: docs-assets
 # The local API on DynamoDB Local instead of the in-memory store.
 run-dynamodb: docs-assets
 	scripts/dynamodb-local.sh cargo run --quiet -p local-api
+
+# Moves the Flask service's PostgreSQL data into a table: make import FROM=postgresql://… TABLE=…
+# (credentials, region and AWS_ENDPOINT_URL_DYNAMODB from the environment; ARGS for more flags).
+import:
+	cargo run --quiet --release -p companies-import -- --from "$(FROM)" --table "$(TABLE)" $(ARGS)
 
 # A few dozen realistic companies into the running local API (PORT as for make run).
 seed:
@@ -27,8 +32,10 @@ docs-assets:
 browser-test:
 	scripts/browser-test.sh
 
+# PostgreSQL (a throwaway cluster, for the importer's tests) and DynamoDB Local are started and
+# stopped around the suites.
 test: lint lint-template
-	REQUIRE_DYNAMODB=1 scripts/dynamodb-local.sh sh -c 'cargo test --workspace --all-targets && scripts/schemathesis.sh'
+	REQUIRE_DYNAMODB=1 REQUIRE_POSTGRES=1 scripts/postgres.sh scripts/dynamodb-local.sh sh -c 'cargo test --workspace --all-targets && scripts/schemathesis.sh'
 	scripts/browser-test.sh
 
 # Schemathesis alone against the local API on the in-memory store.
@@ -48,7 +55,7 @@ lint-template:
 	scripts/tools.sh lint python3 scripts/expand-template.py template.expanded.json
 	scripts/tools.sh lint checkov -f template.expanded.json --framework cloudformation --compact --quiet --skip-download
 
-# Tests without DynamoDB Local (its runs are skipped).
+# Tests without DynamoDB Local or PostgreSQL (their runs are skipped).
 unit:
 	cargo test --workspace --all-targets
 

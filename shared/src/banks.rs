@@ -22,15 +22,7 @@ pub struct Bank {
     pub short_name: String,
 }
 
-/// Lower case without diacritics: `Câmbio` → `cambio`.
-pub fn fold(text: &str) -> String {
-    use unicode_normalization::char::is_combining_mark;
-    use unicode_normalization::UnicodeNormalization;
-    text.nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+pub use crate::model::search::fold;
 
 const BANKS_CSV: &str = include_str!("../data/banks.csv");
 

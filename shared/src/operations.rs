@@ -91,6 +91,7 @@ const GET_ITEM: Grant = on_table("dynamodb:GetItem");
 const PUT_ITEM: Grant = on_table("dynamodb:PutItem");
 const DELETE_ITEM: Grant = on_table("dynamodb:DeleteItem");
 const QUERY_TABLE: Grant = on_table("dynamodb:Query");
+const BATCH_GET_ITEM: Grant = on_table("dynamodb:BatchGetItem");
 const QUERY_LISTING: Grant = Grant {
     action: "dynamodb:Query",
     on: On::Index("gsi1"),
@@ -108,7 +109,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "list-companies",
         routes: &[route("GET", "/companies")],
         scope: Scope::Read,
-        grants: &[QUERY_LISTING, GET_ITEM],
+        grants: &[QUERY_LISTING, QUERY_TABLE, GET_ITEM, BATCH_GET_ITEM],
     },
     Operation {
         name: "get-company",

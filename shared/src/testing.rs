@@ -4,7 +4,11 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use std::collections::BTreeSet;
+
 use uuid::Uuid;
+
+use crate::model::{search, Company};
 
 use crate::store::{DynamoStore, MemoryStore, StoreError};
 
@@ -38,16 +42,46 @@ pub trait MarkerAudit: Send + Sync {
     fn tax_id_markers(
         &self,
     ) -> impl Future<Output = Result<Vec<(String, Uuid)>, StoreError>> + Send;
+
+    /// Every name index entry as (term, position).
+    fn name_index(
+        &self,
+    ) -> impl Future<Output = Result<BTreeSet<(String, String)>, StoreError>> + Send;
+}
+
+/// The name index entries `companies` must have, and no others: see `model::search`.
+pub fn expected_name_index<'a>(
+    companies: impl IntoIterator<Item = &'a Company>,
+) -> BTreeSet<(String, String)> {
+    companies
+        .into_iter()
+        .flat_map(|c| {
+            let position = search::position(&search::name_key(&c.company_name), c.id);
+            search::index_terms(&c.company_name)
+                .into_iter()
+                .map(move |term| (term, position.clone()))
+        })
+        .collect()
 }
 
 impl MarkerAudit for MemoryStore {
     async fn tax_id_markers(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
         MemoryStore::tax_id_markers(self)
     }
+
+    /// The memory store keeps no index: it searches its companies, so its index is exactly
+    /// theirs.
+    async fn name_index(&self) -> Result<BTreeSet<(String, String)>, StoreError> {
+        Ok(expected_name_index(&MemoryStore::companies(self)?))
+    }
 }
 
 impl MarkerAudit for DynamoStore {
     async fn tax_id_markers(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
         DynamoStore::tax_id_markers(self).await
+    }
+
+    async fn name_index(&self) -> Result<BTreeSet<(String, String)>, StoreError> {
+        DynamoStore::name_index(self).await
     }
 }

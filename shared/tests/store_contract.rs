@@ -3,8 +3,12 @@
 
 use std::collections::HashSet;
 
+use companies::model::search::{NameQuery, Search};
 use companies::model::{input, now, Audit, ChangeKind, Cnpj, Company};
-use companies::store::{unix_now, IdempotencyRecord, MemoryStore, Store, StoreError, StoredAnswer};
+use companies::store::{
+    unix_now, CompanyImporter, IdempotencyRecord, MemoryStore, Store, StoreError, StoredAnswer,
+};
+use companies::testing::MarkerAudit;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -383,6 +387,227 @@ async fn history_is_written_with_the_change<S: Store>(store: S) {
     assert!(other.items.is_empty() && other.next_before.is_none());
 }
 
+/// Every company `query` lists, page by page of `limit`, with the page sizes.
+async fn walk_by_name<S: Store>(
+    store: &S,
+    query: &NameQuery,
+    limit: usize,
+) -> (Vec<Company>, Vec<usize>) {
+    let (mut all, mut sizes, mut after) = (Vec::new(), Vec::new(), None::<String>);
+    loop {
+        let page = store.by_name(query, limit, after.as_deref()).await.unwrap();
+        sizes.push(page.items.len());
+        all.extend(page.items);
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => return (all, sizes),
+        }
+    }
+}
+
+fn search(q: &str) -> NameQuery {
+    NameQuery::Matching(Search::parse(q).unwrap())
+}
+
+fn names(companies: &[Company]) -> Vec<&str> {
+    companies.iter().map(|c| c.company_name.as_str()).collect()
+}
+
+async fn search_matches_word_prefixes_in_name_order<S: Store + MarkerAudit>(store: S) {
+    let mut created = Vec::new();
+    for name in [
+        "Transportes Sao Jose",
+        "Padaria São João Ltda",
+        "Padaria Paulista",
+        "AÇOUGUE DO ZÉ",
+        "Açougue Central",
+        "Sao Joaquim Ferragens",
+    ] {
+        let c = company(name);
+        store.create(&c, None, None).await.unwrap();
+        created.push(c);
+    }
+    let find = |q: &'static str| {
+        let store = &store;
+        async move { names(&walk_by_name(store, &search(q), 20).await.0).join(" | ") }
+    };
+    assert_eq!(
+        find("sao jo").await,
+        "Padaria São João Ltda | Sao Joaquim Ferragens | Transportes Sao Jose"
+    );
+    assert_eq!(find("SÃO JOÃO").await, "Padaria São João Ltda");
+    assert_eq!(find("paul").await, "Padaria Paulista");
+    assert_eq!(find("ista").await, "");
+    assert_eq!(find("acougue").await, "Açougue Central | AÇOUGUE DO ZÉ");
+    assert_eq!(find("ze acou").await, "AÇOUGUE DO ZÉ");
+    assert_eq!(find("padaria jose").await, "");
+    assert_eq!(
+        find("ferragenss").await,
+        "",
+        "a query word longer than any name word"
+    );
+    let all = walk_by_name(&store, &NameQuery::All, 20).await.0;
+    assert_eq!(
+        names(&all).join(" | "),
+        "Açougue Central | AÇOUGUE DO ZÉ | Padaria Paulista | Padaria São João Ltda | \
+         Sao Joaquim Ferragens | Transportes Sao Jose"
+    );
+    // Items come back whole.
+    assert!(all.iter().all(|c| created.contains(c)));
+    assert_eq!(
+        store.name_index().await.unwrap(),
+        companies::testing::expected_name_index(&created)
+    );
+}
+
+async fn pages_by_name_are_complete_and_ordered<S: Store>(store: S) {
+    // Equal names too: the id breaks the tie.
+    let mut created = Vec::new();
+    for i in [7, 3, 11, 0, 5, 5, 9, 1, 12, 2, 8, 4, 10, 6] {
+        let c = company(&format!("Padaria {i:02}"));
+        store.create(&c, None, None).await.unwrap();
+        created.push(c);
+    }
+    store.create(&company("Mercado"), None, None).await.unwrap();
+    let mut expected: Vec<(String, Uuid)> = created
+        .iter()
+        .map(|c| (c.company_name.clone(), c.id))
+        .collect();
+    expected.sort();
+    let (found, sizes) = walk_by_name(&store, &search("pad"), 4).await;
+    let found: Vec<(String, Uuid)> = found
+        .iter()
+        .map(|c| (c.company_name.clone(), c.id))
+        .collect();
+    assert_eq!(found, expected);
+    assert_eq!(sizes, [4, 4, 4, 2]);
+    let (all, sizes) = walk_by_name(&store, &NameQuery::All, 5).await;
+    assert_eq!(all.len(), 15);
+    assert_eq!(
+        sizes,
+        [5, 5, 5],
+        "an exact multiple ends without an empty page"
+    );
+    assert_eq!(all[0].company_name, "Mercado");
+}
+
+async fn a_rename_or_delete_moves_the_company_in_the_index<S: Store + MarkerAudit>(store: S) {
+    let c = company("Padaria Velha");
+    store.create(&c, None, None).await.unwrap();
+    let renamed = next_version(&c, "Mercado Novo");
+    store.replace(&c, &renamed, None, None).await.unwrap();
+    assert!(walk_by_name(&store, &search("velha"), 10)
+        .await
+        .0
+        .is_empty());
+    assert_eq!(
+        walk_by_name(&store, &search("nov"), 10).await.0,
+        std::slice::from_ref(&renamed)
+    );
+    // A change that keeps the name keeps the entries.
+    let mut doc = renamed.to_document();
+    doc.insert("phone".into(), json!("11912345678"));
+    let rephoned = renamed.replaced_by(input::company(&doc).unwrap(), now());
+    store
+        .replace(&renamed, &rephoned, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        walk_by_name(&store, &search("mercado"), 10).await.0,
+        std::slice::from_ref(&rephoned)
+    );
+    assert_eq!(
+        store.name_index().await.unwrap(),
+        companies::testing::expected_name_index([&rephoned])
+    );
+    store.delete(&rephoned, None).await.unwrap();
+    assert!(walk_by_name(&store, &search("mercado"), 10)
+        .await
+        .0
+        .is_empty());
+    assert!(walk_by_name(&store, &NameQuery::All, 10).await.0.is_empty());
+    assert!(store.name_index().await.unwrap().is_empty());
+}
+
+async fn a_rename_of_long_names_leaves_no_stale_entry<S: Store + MarkerAudit>(store: S) {
+    let old =
+        "Associação dos Moradores e Amigos do Bairro Jardim São Paulo e Adjacências de Campinas";
+    let new = "Cooperativa Habitacional dos Trabalhadores Metalúrgicos Unidos de Ribeirão Preto e \
+               Franca Ltda";
+    // More entries than one transaction holds with the company: some go after it.
+    let terms = |n: &str| companies::model::search::index_terms(n).len();
+    assert!(
+        terms(old) + terms(new) > 98,
+        "{} + {}",
+        terms(old),
+        terms(new)
+    );
+    let c = company(old);
+    store.create(&c, None, None).await.unwrap();
+    let renamed = next_version(&c, new);
+    store.replace(&c, &renamed, None, None).await.unwrap();
+    assert!(walk_by_name(&store, &search("adjacencias"), 10)
+        .await
+        .0
+        .is_empty());
+    assert_eq!(
+        walk_by_name(&store, &search("metalurgicos ribeirao"), 10)
+            .await
+            .0,
+        std::slice::from_ref(&renamed)
+    );
+    assert_eq!(
+        store.name_index().await.unwrap(),
+        companies::testing::expected_name_index([&renamed])
+    );
+}
+
+async fn an_import_is_written_once_with_its_legacy_marker<S: Store + CompanyImporter>(store: S) {
+    let c = company("Padaria Importada");
+    let entry = audit(ChangeKind::Import).imported(
+        &c,
+        17,
+        Some("2019-03-04T10:11:12.345678".into()),
+        now(),
+    );
+    store.import(&c, 17, &entry).await.unwrap();
+    assert_eq!(store.find_by_legacy_id(17).await.unwrap(), Some(c.id));
+    assert_eq!(store.find_by_legacy_id(18).await.unwrap(), None);
+    assert_eq!(store.get(c.id).await.unwrap(), Some(c.clone()));
+    let history = store.history(c.id, 10, None).await.unwrap().items;
+    assert_eq!(history, std::slice::from_ref(&entry));
+    assert_eq!(history[0].legacy_id, Some(17));
+    let found = store
+        .by_name(
+            &NameQuery::Matching(Search::parse("importada").unwrap()),
+            10,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.items, std::slice::from_ref(&c));
+    // The same row again, under the same id or another, is refused: nothing is written twice.
+    assert!(matches!(
+        store.import(&c, 17, &entry).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let other = company("Padaria Importada");
+    let other_entry = audit(ChangeKind::Import).imported(&other, 17, None, now());
+    assert!(matches!(
+        store.import(&other, 17, &other_entry).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(store.get(other.id).await.unwrap(), None);
+    // A deleted import keeps its marker, so no later run brings it back.
+    store.delete(&c, None).await.unwrap();
+    assert_eq!(store.find_by_legacy_id(17).await.unwrap(), Some(c.id));
+    assert!(matches!(
+        store.import(&c, 17, &entry).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(store.get(c.id).await.unwrap(), None);
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod memory {
@@ -413,4 +638,9 @@ contract!(
     list_walks_every_company_once_newest_first,
     list_continues_past_a_deleted_cursor_company,
     history_is_written_with_the_change,
+    search_matches_word_prefixes_in_name_order,
+    pages_by_name_are_complete_and_ordered,
+    a_rename_or_delete_moves_the_company_in_the_index,
+    a_rename_of_long_names_leaves_no_stale_entry,
+    an_import_is_written_once_with_its_legacy_marker,
 );

@@ -9,6 +9,7 @@ use super::{audit, page_limit, replay_if_used, twin_answer, Handled, JSON, MERGE
 use crate::http::idempotency::{self, Idempotency};
 use crate::http::request::{merge_patch, path_id, query, IfMatch, JsonBody};
 use crate::http::{cursor, empty, json, with_header, Problem};
+use crate::model::search::{NameQuery, Search};
 use crate::model::{input, now, ChangeKind, Cnpj, Company, CompanyInput, FieldError};
 use crate::store::{
     CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater,
@@ -75,23 +76,41 @@ struct ListBody<'a> {
     next_cursor: Option<String>,
 }
 
-/// `GET /companies?limit=N&cursor=C` and `GET /companies?tax_id=…`
+/// `GET /companies?limit=N&cursor=C` (newest first), `GET /companies?sort=name` (by folded
+/// name), `GET /companies?q=TEXT` (search by name), `GET /companies?tax_id=…` and
+/// `GET /companies?legacy_id=…` (the company imported from the Flask service's row).
 pub async fn list_companies<S: CompanyLister + CompanyReader>(store: &S, req: Request) -> Handled {
-    let params = query(&req, &["limit", "cursor", "tax_id"])?;
-    if let Some(tax_id) = params.get("tax_id") {
+    let params = query(
+        &req,
+        &["limit", "cursor", "tax_id", "legacy_id", "q", "sort"],
+    )?;
+    if params.contains_key("tax_id") || params.contains_key("legacy_id") {
         if params.len() > 1 {
             return Err(Problem::bad_request(
-                "tax_id cannot be combined with limit or cursor.",
+                "tax_id and legacy_id each stand alone: they cannot be combined with each other \
+                 or with limit, cursor, q or sort.",
             ));
         }
-        let cnpj = Cnpj::parse(tax_id)
-            .map_err(|m| Problem::validation(vec![FieldError::new("tax_id", m)]))?;
-        let found = match store.find_by_tax_id(&cnpj).await? {
-            Some(id) => store
-                .get(id)
-                .await?
-                .filter(|c| c.tax_id.as_ref() == Some(&cnpj)),
-            None => None,
+        let found = match (params.get("tax_id"), params.get("legacy_id")) {
+            (Some(tax_id), _) => {
+                let cnpj = Cnpj::parse(tax_id)
+                    .map_err(|m| Problem::validation(vec![FieldError::new("tax_id", m)]))?;
+                match store.find_by_tax_id(&cnpj).await? {
+                    Some(id) => store
+                        .get(id)
+                        .await?
+                        .filter(|c| c.tax_id.as_ref() == Some(&cnpj)),
+                    None => None,
+                }
+            }
+            (None, Some(legacy_id)) => {
+                match store.find_by_legacy_id(legacy_id_of(legacy_id)?).await? {
+                    // A company deleted since it was imported is gone.
+                    Some(id) => store.get(id).await?,
+                    None => None,
+                }
+            }
+            (None, None) => None,
         };
         let items: Vec<Company> = found.into_iter().collect();
         return Ok(json(
@@ -103,6 +122,21 @@ pub async fn list_companies<S: CompanyLister + CompanyReader>(store: &S, req: Re
         ));
     }
     let limit = page_limit(params.get("limit"))?;
+    if let Some(by_name) = name_query(params.get("q"), params.get("sort"))? {
+        let canonical = by_name.canonical();
+        let after = match params.get("cursor") {
+            None => None,
+            Some(c) => {
+                Some(cursor::decode_name(&canonical, c).ok_or_else(Problem::invalid_cursor)?)
+            }
+        };
+        let page = store.by_name(&by_name, limit, after.as_deref()).await?;
+        let body = ListBody {
+            items: &page.items,
+            next_cursor: page.next_after.map(|p| cursor::encode_name(&canonical, &p)),
+        };
+        return Ok(json(StatusCode::OK, &body));
+    }
     let after = match params.get("cursor") {
         None => None,
         Some(c) => Some(cursor::decode(c).ok_or_else(Problem::invalid_cursor)?),
@@ -113,6 +147,41 @@ pub async fn list_companies<S: CompanyLister + CompanyReader>(store: &S, req: Re
         next_cursor: page.next_after.map(cursor::encode),
     };
     Ok(json(StatusCode::OK, &body))
+}
+
+/// The `legacy_id` parameter: the id of a row of the Flask service's `client_company` table
+/// (a PostgreSQL `SERIAL`, 1 to 2³¹ − 1).
+fn legacy_id_of(text: &str) -> Result<i64, Problem> {
+    match text.parse::<i32>() {
+        Ok(id) if id > 0 && text.bytes().all(|b| b.is_ascii_digit()) => Ok(i64::from(id)),
+        _ => Err(Problem::validation(vec![FieldError::new(
+            "legacy_id",
+            format!("must be a whole number from 1 to {}", i32::MAX),
+        )])),
+    }
+}
+
+/// The listing by name that `q` and `sort` ask for, if any: a search (ordered by name), or
+/// every company by name (`sort=name`). Without either, companies are listed newest first.
+fn name_query(q: Option<&String>, sort: Option<&String>) -> Result<Option<NameQuery>, Problem> {
+    let field =
+        |name: &str, message: String| Problem::validation(vec![FieldError::new(name, message)]);
+    match sort.map(String::as_str) {
+        None | Some("name") => {}
+        Some(_) => {
+            return Err(field(
+                "sort",
+                "must be name (without sort, companies are listed newest first)".into(),
+            ))
+        }
+    }
+    match q {
+        Some(q) => Search::parse(q)
+            .map(|s| Some(NameQuery::Matching(s)))
+            .map_err(|m| field("q", m)),
+        None if sort.is_some() => Ok(Some(NameQuery::All)),
+        None => Ok(None),
+    }
 }
 
 enum Change {

@@ -11,6 +11,11 @@ use uuid::Uuid;
 
 const FORMAT: u8 = 1;
 const HISTORY_FORMAT: u8 = 2;
+const NAME_FORMAT: u8 = 3;
+/// Longest cursor accepted: a name position (a folded name of at most 150 characters and an
+/// id), its query digest and tag, in base64.
+const MAX_NAME_CURSOR: usize = 1024;
+const QUERY_DIGEST_LEN: usize = 8;
 const TAG_LEN: usize = 16;
 /// Used when `CURSOR_SECRET` is unset (local development). Deployed stacks set a generated secret.
 const DEVELOPMENT_KEY: &[u8] = b"companies-api local development cursor key";
@@ -62,10 +67,19 @@ fn open(format: u8, cursor: &str, len: usize) -> Option<Vec<u8>> {
     if cursor.len() > 96 {
         return None;
     }
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    if bytes.len() != 1 + len + TAG_LEN || bytes[0] != format {
+    open_any(format, cursor).filter(|payload| payload.len() == len)
+}
+
+/// The payload a cursor of format `format` carries, if this key signed it.
+fn open_any(format: u8, cursor: &str) -> Option<Vec<u8>> {
+    if cursor.len() > MAX_NAME_CURSOR {
         return None;
     }
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    if bytes.len() < 1 + TAG_LEN || bytes[0] != format {
+        return None;
+    }
+    let len = bytes.len() - 1 - TAG_LEN;
     let (signed, given) = bytes.split_at(1 + len);
     let mut mac = Hmac::<Sha256>::new_from_slice(&KEY).ok()?;
     mac.update(signed);
@@ -81,6 +95,32 @@ pub fn encode(after: Uuid) -> String {
 /// The id a cursor continues after, or `None` if it was not issued by [`encode`] with this key.
 pub fn decode(cursor: &str) -> Option<Uuid> {
     Uuid::from_slice(&open(FORMAT, cursor, 16)?).ok()
+}
+
+/// A digest binding a cursor to the listing (`canonical` text of its query) it came from.
+fn query_digest(canonical: &str) -> [u8; QUERY_DIGEST_LEN] {
+    use sha2::Digest;
+    let full = Sha256::digest(canonical.as_bytes());
+    let mut out = [0u8; QUERY_DIGEST_LEN];
+    out.copy_from_slice(&full[..QUERY_DIGEST_LEN]);
+    out
+}
+
+/// The cursor that continues a listing by name (`canonical` identifies its query) after
+/// `position`.
+pub fn encode_name(canonical: &str, position: &str) -> String {
+    let mut payload = query_digest(canonical).to_vec();
+    payload.extend_from_slice(position.as_bytes());
+    seal(NAME_FORMAT, &payload)
+}
+
+/// The position a name cursor continues after, or `None` if it was not issued by
+/// [`encode_name`] for the same query with this key.
+pub fn decode_name(canonical: &str, cursor: &str) -> Option<String> {
+    let payload = open_any(NAME_FORMAT, cursor)?;
+    let (digest, position) = payload.split_at_checked(QUERY_DIGEST_LEN)?;
+    (digest == query_digest(canonical)).then_some(())?;
+    String::from_utf8(position.to_vec()).ok()
 }
 
 /// The cursor that continues company `id`'s history below version `before`.
@@ -119,6 +159,19 @@ mod tests {
         assert_eq!(decode_history(b, &cursor), None);
         assert_eq!(decode(&cursor), None);
         assert_eq!(decode_history(a, &encode(a)), None);
+    }
+
+    #[test]
+    fn name_cursors_belong_to_one_query() {
+        let position = "padaria.sao.joao 0190a3c4-0000-7000-8000-000000000000";
+        let cursor = encode_name("sao", position);
+        assert_eq!(decode_name("sao", &cursor).as_deref(), Some(position));
+        assert_eq!(decode_name("paulo", &cursor), None);
+        assert_eq!(decode_name("", &cursor), None);
+        assert_eq!(decode(&cursor), None);
+        assert_eq!(decode_name("", &encode(Uuid::now_v7())), None);
+        let long = format!("{} {}", "ç".repeat(150), Uuid::now_v7());
+        assert_eq!(decode_name("", &encode_name("", &long)), Some(long));
     }
 
     #[test]

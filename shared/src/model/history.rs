@@ -23,6 +23,8 @@ pub enum ChangeKind {
     AddBankAccount,
     UpdateBankAccount,
     DeleteBankAccount,
+    /// Moved from the Flask service's database by `companies-import`.
+    Import,
 }
 
 /// One version of a company: who made it, when, how, and what changed.
@@ -36,9 +38,16 @@ pub struct HistoryEntry {
     pub actor: String,
     /// The API Gateway request id (the local server's locally).
     pub request_id: String,
-    /// The merge patch from the previous version; the whole company for `create`, `null` for
-    /// `delete`.
+    /// The merge patch from the previous version; the whole company for `create` and
+    /// `import`, `null` for `delete`.
     pub changes: Value,
+    /// The id of the Flask service's row an `import` came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_id: Option<i64>,
+    /// That row's `created` exactly as the Flask service stored it (naive UTC, to the
+    /// microsecond; the company's `created` keeps milliseconds like every time of this API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_created: Option<String>,
 }
 
 /// Who asked for a change, and how: what every entry of one request shares.
@@ -59,6 +68,24 @@ impl Audit {
             actor: self.actor.clone(),
             request_id: self.request_id.clone(),
             changes,
+            legacy_id: None,
+            legacy_created: None,
+        }
+    }
+
+    /// The first entry of `company`, imported at `at` from the legacy row `legacy_id` whose
+    /// `created` was `legacy_created` (as stored there; `None` for NULL): the whole company.
+    pub fn imported(
+        &self,
+        company: &Company,
+        legacy_id: i64,
+        legacy_created: Option<String>,
+        at: OffsetDateTime,
+    ) -> HistoryEntry {
+        HistoryEntry {
+            legacy_id: Some(legacy_id),
+            legacy_created,
+            ..self.entry(company.version, at, Value::Object(representation(company)))
         }
     }
 

@@ -350,7 +350,14 @@ pub fn company_with(
     let mut errors = Vec::new();
     check_top_level_fields(doc, &mut errors);
     let company_name = required(doc, "company_name", "company_name", &mut errors)
-        .and_then(|v| text(v, "company_name", MAX_NAME_CHARS, &mut errors));
+        .and_then(|v| text(v, "company_name", MAX_NAME_CHARS, &mut errors))
+        .and_then(|name| match super::search::check_indexable(&name) {
+            Ok(()) => Some(name),
+            Err(message) => {
+                errors.push(FieldError::new("company_name", message));
+                None
+            }
+        });
     let phone = required(doc, "phone", "phone", &mut errors).and_then(|v| phone(v, &mut errors));
     let tax_id = present(doc, "tax_id")
         .and_then(|v| parsed(v, "tax_id", MAX_CODE_TEXT_CHARS, Cnpj::parse, &mut errors));

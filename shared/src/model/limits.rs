@@ -3,6 +3,10 @@
 
 /// Longest company name, in characters, after trimming.
 pub const MAX_NAME_CHARS: usize = 150;
+/// The most index terms (distinct word prefixes, see `model::search`) a company name may have,
+/// so that a rename's transaction can always hold the entries it writes (DynamoDB allows 100
+/// items per transaction).
+pub const MAX_NAME_INDEX_TERMS: usize = 90;
 /// The most bank accounts one company may hold.
 pub const MAX_BANK_ACCOUNTS: usize = 20;
 /// Longest street, in characters.

@@ -8,6 +8,7 @@ pub mod input;
 pub mod limits;
 pub mod money;
 pub mod phone;
+pub mod search;
 pub mod timestamp;
 
 use serde::Serialize;

@@ -13,6 +13,7 @@ use super::{
     CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader, CompanyUpdater, HistoryPage,
     HistoryReader, IdempotencyReader, IdempotencyRecord, Page, StoreError,
 };
+use crate::model::search::NameQuery;
 use crate::model::{Cnpj, Company, HistoryEntry};
 
 /// Kept free before the Lambda's deadline: time to answer and log after the last store call.
@@ -66,6 +67,19 @@ impl<S: CompanyReader> CompanyReader for Deadlined<'_, S> {
 impl<S: CompanyLister> CompanyLister for Deadlined<'_, S> {
     async fn list(&self, limit: usize, after: Option<Uuid>) -> Result<Page, StoreError> {
         self.run(self.inner.list(limit, after)).await
+    }
+
+    async fn by_name(
+        &self,
+        query: &NameQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<String>, StoreError> {
+        self.run(self.inner.by_name(query, limit, after)).await
+    }
+
+    async fn find_by_legacy_id(&self, legacy_id: i64) -> Result<Option<Uuid>, StoreError> {
+        self.run(self.inner.find_by_legacy_id(legacy_id)).await
     }
 
     async fn find_by_tax_id(&self, cnpj: &Cnpj) -> Result<Option<Uuid>, StoreError> {

@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use uuid::Uuid;
 
 use super::{
-    first_page, unix_now, CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader,
-    CompanyUpdater, HistoryPage, HistoryReader, IdempotencyReader, IdempotencyRecord, Page,
-    StoreError,
+    first_page, unix_now, CompanyCreator, CompanyDeleter, CompanyImporter, CompanyLister,
+    CompanyReader, CompanyUpdater, HistoryPage, HistoryReader, IdempotencyReader,
+    IdempotencyRecord, Page, StoreError,
 };
+use crate::model::search::{self, NameQuery};
 use crate::model::{Cnpj, Company, HistoryEntry};
 
 #[derive(Debug, Default)]
@@ -20,6 +21,8 @@ struct Tables {
     /// CNPJ → the company holding it.
     tax_ids: HashMap<String, Uuid>,
     idempotency: HashMap<String, IdempotencyRecord>,
+    /// Legacy row id → the company imported from it.
+    legacy_ids: HashMap<i64, Uuid>,
     /// History entries by company and version.
     history: BTreeMap<(Uuid, u64), HistoryEntry>,
 }
@@ -94,6 +97,12 @@ impl MemoryStore {
             .map_err(|_| StoreError::Internal("memory store lock poisoned".into()))
     }
 
+    /// Every company, for consistency checks in tests.
+    #[cfg(feature = "test-support")]
+    pub fn companies(&self) -> Result<Vec<Company>, StoreError> {
+        Ok(self.lock()?.companies.values().cloned().collect())
+    }
+
     /// Every CNPJ marker as (CNPJ, company id), for consistency checks in tests.
     #[cfg(feature = "test-support")]
     pub fn tax_id_markers(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
@@ -124,6 +133,37 @@ impl CompanyLister for MemoryStore {
         Ok(Page { items, next_after })
     }
 
+    async fn by_name(
+        &self,
+        query: &NameQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<String>, StoreError> {
+        let tables = self.lock()?;
+        let mut found: Vec<(String, &Company)> = tables
+            .companies
+            .values()
+            .filter_map(|c| {
+                let key = search::name_key(&c.company_name);
+                query
+                    .accepts(&key)
+                    .then(|| (search::position(&key, c.id), c))
+            })
+            .filter(|(position, _)| after.is_none_or(|a| position.as_str() > a))
+            .collect();
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        found.truncate(limit.saturating_add(1));
+        let (page, next_after) = first_page(found, limit, |(position, _)| position.clone());
+        Ok(Page {
+            items: page.into_iter().map(|(_, c)| c.clone()).collect(),
+            next_after,
+        })
+    }
+
+    async fn find_by_legacy_id(&self, legacy_id: i64) -> Result<Option<Uuid>, StoreError> {
+        Ok(self.lock()?.legacy_ids.get(&legacy_id).copied())
+    }
+
     async fn find_by_tax_id(&self, cnpj: &Cnpj) -> Result<Option<Uuid>, StoreError> {
         Ok(self.lock()?.tax_ids.get(cnpj.as_str()).copied())
     }
@@ -149,6 +189,29 @@ impl CompanyCreator for MemoryStore {
         }
         t.companies.insert(company.id, company.clone());
         t.write_idempotency(idempotency);
+        Ok(())
+    }
+}
+
+impl CompanyImporter for MemoryStore {
+    async fn import(
+        &self,
+        company: &Company,
+        legacy_id: i64,
+        history: &HistoryEntry,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        if t.legacy_ids.contains_key(&legacy_id) || t.companies.contains_key(&company.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        t.check_tax_id(company)?;
+        t.check_history(company.id, Some(history))?;
+        t.write_history(company.id, Some(history));
+        if let Some(cnpj) = &company.tax_id {
+            t.tax_ids.insert(cnpj.as_str().to_owned(), company.id);
+        }
+        t.legacy_ids.insert(legacy_id, company.id);
+        t.companies.insert(company.id, company.clone());
         Ok(())
     }
 }

@@ -15,6 +15,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::model::search::NameQuery;
 use crate::model::{Cnpj, Company, HistoryEntry};
 
 pub use deadline::Deadlined;
@@ -74,12 +75,14 @@ impl IdempotencyRecord {
     }
 }
 
-/// One page of companies, newest first.
+/// One page of companies: newest first (continued after an id), or by name (continued after a
+/// position, see `model::search`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
+pub struct Page<K = Uuid> {
     pub items: Vec<Company>,
-    /// Set when more companies follow: the id to continue after.
-    pub next_after: Option<Uuid>,
+    /// Set when more companies may follow: where to continue after. A page by name may hold
+    /// fewer than asked for and still be followed by another (see [`CompanyLister::by_name`]).
+    pub next_after: Option<K>,
 }
 
 pub trait CompanyReader: Send + Sync {
@@ -93,6 +96,24 @@ pub trait CompanyLister: Send + Sync {
         limit: usize,
         after: Option<Uuid>,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// Up to `limit` companies in the order of their folded name, then id, that `query`
+    /// accepts, starting after the position `after` (exclusive). A store may stop early, after
+    /// reading a bounded number of index entries, and return a shorter page whose
+    /// `next_after` continues the reading.
+    fn by_name(
+        &self,
+        query: &NameQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> impl Future<Output = Result<Page<String>, StoreError>> + Send;
+
+    /// The id of the company imported from the Flask service's row `legacy_id`, through its
+    /// marker (it may have been deleted since).
+    fn find_by_legacy_id(
+        &self,
+        legacy_id: i64,
+    ) -> impl Future<Output = Result<Option<Uuid>, StoreError>> + Send;
 
     /// The id of the company holding `cnpj`, through its marker.
     fn find_by_tax_id(
@@ -110,6 +131,18 @@ pub trait CompanyCreator: Send + Sync {
         company: &Company,
         idempotency: Option<&IdempotencyRecord>,
         history: Option<&HistoryEntry>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+pub trait CompanyImporter: Send + Sync {
+    /// Writes a company imported from the legacy row `legacy_id`, the marker of that row, its
+    /// name index entries and its first history entry together.
+    /// [`StoreError::AlreadyExists`] when the row (or the company's id) was imported already.
+    fn import(
+        &self,
+        company: &Company,
+        legacy_id: i64,
+        history: &HistoryEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

@@ -239,7 +239,7 @@ async fn list_pages_newest_first_with_opaque_cursors(api: Api) {
         "limit=-1",
         "cursor=garbage",
         "cursor=AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        "sort=name",
+        "sort=newest",
         "limit=1&limit=2",
     ] {
         problem(api.get(&format!("/companies?{bad}")).await, 400).await;

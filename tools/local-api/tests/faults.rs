@@ -43,6 +43,9 @@ enum Kind {
     CutBody,
     /// Waits this many milliseconds, then forwards the call.
     Delay(u64),
+    /// Answers a BatchGetItem with nothing read and every key unprocessed, as DynamoDB does
+    /// when it throttles a batch.
+    Unprocessed,
 }
 
 /// A fault for calls whose `X-Amz-Target` ends with `target` ("" = every call), `times` times.
@@ -50,6 +53,8 @@ enum Kind {
 struct Fault {
     kind: Kind,
     target: &'static str,
+    /// Calls to `target` let through before the fault applies.
+    skip: u32,
     times: u32,
 }
 
@@ -79,6 +84,10 @@ fn take(fault: &Mutex<Option<Fault>>, target: &str) -> Option<Kind> {
     let mut slot = fault.lock().unwrap();
     let f = slot.as_mut()?;
     if !target.ends_with(f.target) || f.times == 0 {
+        return None;
+    }
+    if f.skip > 0 {
+        f.skip -= 1;
         return None;
     }
     if f.times != ALWAYS {
@@ -126,6 +135,15 @@ async fn forward(
         }
         Some(Kind::Conflict) => return canned(400, "TransactionConflictException", ""),
         Some(Kind::Delay(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Some(Kind::Unprocessed) => {
+            let request: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let body = json!({"Responses": {}, "UnprocessedKeys": request["RequestItems"]});
+            return hyper::Response::builder()
+                .status(200)
+                .header("content-type", "application/x-amz-json-1.0")
+                .body(Full::new(Bytes::from(body.to_string())))
+                .unwrap();
+        }
         _ => {}
     }
     let (builder, mut body) = pass_through(client, &parts.headers, bytes).await;
@@ -161,9 +179,15 @@ impl FaultProxy {
 
     /// Applies `kind` to the next `times` calls to `target`.
     fn set(&self, kind: Kind, target: &'static str, times: u32) {
+        self.set_after(kind, target, 0, times);
+    }
+
+    /// Applies `kind` to `times` calls to `target` after letting `skip` of them through.
+    fn set_after(&self, kind: Kind, target: &'static str, skip: u32, times: u32) {
         *self.fault.lock().unwrap() = Some(Fault {
             kind,
             target,
+            skip,
             times,
         });
     }
@@ -529,4 +553,81 @@ async fn a_stopped_database_means_503() {
             .await,
     )
     .await;
+}
+
+/// A search reads its page's companies in one BatchGetItem; DynamoDB may leave keys
+/// unprocessed when it throttles: they are asked for again (with back-off), and when DynamoDB
+/// keeps refusing, the answer is 503, never a page with companies missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_asks_again_for_keys_left_unprocessed() {
+    let Some((proxy, api, _)) = setup(Duration::from_secs(8)).await else {
+        return;
+    };
+    for name in ["Padaria Um", "Padaria Dois", "Padaria Tres"] {
+        api.create(&json!({"company_name": name, "phone": "11978235674", "declared_billing": 1}))
+            .await;
+    }
+    proxy.set(Kind::Unprocessed, "BatchGetItem", 2);
+    let page: Value = api.get("/companies?q=padaria").await.json().await.unwrap();
+    assert!(proxy.used_up(), "the fault was not hit");
+    let names: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["company_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Padaria Dois", "Padaria Tres", "Padaria Um"]);
+    proxy.set(Kind::Unprocessed, "BatchGetItem", ALWAYS);
+    assert_unavailable(api.get("/companies?sort=name").await).await;
+}
+
+/// A rename between two long names writes the new index entries with the company and deletes
+/// the old ones that did not fit right after. When that second write fails, the rename has
+/// happened and is answered 200; the stale entries left behind are never returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_clean_up_after_a_rename_never_shows_the_old_name() {
+    use companies::store::CompanyReader;
+    let Some(direct) = companies::testing::dynamo_store("faults").await else {
+        return;
+    };
+    let proxy = FaultProxy::start().await;
+    let store = DynamoStore::connect_to(direct.table(), Some(&proxy.url)).await;
+    let api = Api::start(store).await;
+    let old =
+        "Associação dos Moradores e Amigos do Bairro Jardim São Paulo e Adjacências de Campinas";
+    let new = "Cooperativa Habitacional dos Trabalhadores Metalúrgicos Unidos de Ribeirão Preto e \
+               Franca Ltda";
+    let body = json!({"company_name": old, "phone": "11978235674", "declared_billing": 1});
+    let id = api.create(&body).await["id"].as_str().unwrap().to_owned();
+    // The rename's own transaction passes; the clean-up after it fails, every attempt.
+    proxy.set_after(Kind::ServerError, "TransactWriteItems", 1, ALWAYS);
+    let r = api.patch(&id, &json!({"company_name": new}), None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    proxy.clear();
+    let current = direct.get(id.parse().unwrap()).await.unwrap().unwrap();
+    let expected = companies::testing::expected_name_index([&current]);
+    let index = direct.name_index().await.unwrap();
+    assert!(
+        index.is_superset(&expected) && index.len() > expected.len(),
+        "the clean-up did not fail: {} entries",
+        index.len()
+    );
+    for stale in ["adjacencias", "moradores campinas", "associacao"] {
+        let page: Value = api
+            .get(&format!("/companies?q={stale}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["items"], json!([]), "{stale}");
+    }
+    let page: Value = api
+        .get("/companies?q=metalurgicos")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"][0]["company_name"], new);
+    let all: Value = api.get("/companies?sort=name").await.json().await.unwrap();
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
 }

@@ -34,8 +34,15 @@ async fn every_operation_uses_exactly_what_its_policy_grants() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let location = header(&r, LOCATION);
     let id = location.rsplit('/').next().unwrap().to_owned();
-    // list-companies: the listing index, and a CNPJ through its marker.
+    // list-companies: the listing index, a CNPJ through its marker, and a search (the name
+    // index on the table, then the companies in one batch).
     assert_eq!(api.get("/companies").await.status(), StatusCode::OK);
+    let r = api.get("/companies?q=my+comp").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["items"][0]["id"],
+        id.as_str()
+    );
     assert_eq!(
         api.get("/companies?tax_id=60746948000112").await.status(),
         StatusCode::OK

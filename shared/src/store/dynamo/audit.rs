@@ -1,6 +1,8 @@
 //! Full-table checks and call attribution for tests (feature `test-support`): never compiled
 //! into a function.
 
+use std::collections::BTreeSet;
+
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
@@ -9,13 +11,18 @@ use aws_sdk_dynamodb::Client;
 use uuid::Uuid;
 
 use super::errors::sdk_error;
-use super::items::{marker_holder, SK, TAX_ID_PREFIX, TAX_ID_SK};
+use super::items::{marker_holder, NAME_PREFIX, SK, TAX_ID_PREFIX, TAX_ID_SK};
 use super::DynamoStore;
 use crate::store::StoreError;
 
 impl DynamoStore {
-    /// Every CNPJ marker as (CNPJ, company id), by a full scan.
-    pub async fn tax_id_markers(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
+    /// Every item `filter` (on the key attribute `attribute`, as `:v`) keeps, by a full scan.
+    async fn scan_where(
+        &self,
+        filter: &str,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<super::items::Item>, StoreError> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
@@ -23,27 +30,49 @@ impl DynamoStore {
                 .client
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("#sk = :sk")
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":sk", AttributeValue::S(TAX_ID_SK.into()))
+                .filter_expression(filter)
+                .expression_attribute_names("#a", attribute)
+                .expression_attribute_values(":v", AttributeValue::S(value.into()))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| sdk_error("Scan", e))?;
-            for item in page.items.unwrap_or_default() {
-                let cnpj = item
-                    .get(super::PK)
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|s| s.strip_prefix(TAX_ID_PREFIX));
-                if let (Some(cnpj), Some(id)) = (cnpj, marker_holder(&item)) {
-                    out.push((cnpj.to_owned(), id));
-                }
-            }
+            out.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {
                 return Ok(out);
             }
         }
+    }
+
+    /// Every CNPJ marker as (CNPJ, company id), by a full scan.
+    pub async fn tax_id_markers(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
+        let items = self.scan_where("#a = :v", SK, TAX_ID_SK).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let cnpj = item
+                    .get(super::PK)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|s| s.strip_prefix(TAX_ID_PREFIX))?;
+                Some((cnpj.to_owned(), marker_holder(item)?))
+            })
+            .collect())
+    }
+
+    /// Every name index entry as (term, position), by a full scan.
+    pub async fn name_index(&self) -> Result<BTreeSet<(String, String)>, StoreError> {
+        let items = self
+            .scan_where("begins_with(#a, :v)", super::PK, NAME_PREFIX)
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+                let term = text(super::PK)?.strip_prefix(NAME_PREFIX)?;
+                Some((term.to_owned(), text(SK)?.clone()))
+            })
+            .collect())
     }
 }
 

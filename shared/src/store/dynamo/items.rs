@@ -129,6 +129,60 @@ pub fn history_entry(item: &Item, now: i64) -> Result<Option<HistoryEntry>, Stor
         .map_err(|e| StoreError::Internal(format!("corrupt history item: {e}")))
 }
 
+/// Name index entries: `pk = NAME#<term>`, `sk = <position>` (see `model::search`), holding
+/// the name key they were filed under and the company's id.
+pub(super) const NAME_PREFIX: &str = "NAME#";
+pub(super) const NAME_KEY: &str = "name_key";
+
+/// The partition of the index term `term`.
+pub fn name_term_partition(term: &str) -> AttributeValue {
+    AttributeValue::S(format!("{NAME_PREFIX}{term}"))
+}
+
+/// The key of company `id`'s entry under `term`, filed under the name key `name_key`.
+pub fn name_entry_key(term: &str, name_key: &str, id: Uuid) -> Item {
+    key_of(
+        format!("{NAME_PREFIX}{term}"),
+        &crate::model::search::position(name_key, id),
+    )
+}
+
+/// Company `id`'s entry under `term`.
+pub fn name_entry_item(term: &str, name_key: &str, id: Uuid) -> Item {
+    let mut item = name_entry_key(term, name_key, id);
+    item.insert(NAME_KEY.into(), AttributeValue::S(name_key.to_owned()));
+    item.insert(MARKER_HOLDER.into(), AttributeValue::S(id.to_string()));
+    item
+}
+
+/// The position, name key and company of a name index entry.
+pub fn name_entry(item: &Item) -> Result<(String, String, Uuid), StoreError> {
+    let text = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .ok_or_else(|| StoreError::Internal(format!("corrupt name index entry: no {name}")))
+    };
+    let id = text(MARKER_HOLDER)?
+        .parse()
+        .map_err(|e| StoreError::Internal(format!("corrupt name index entry: {e}")))?;
+    Ok((text(SK)?, text(NAME_KEY)?, id))
+}
+
+const LEGACY_SK: &str = "LEGACY";
+
+/// The key of the marker of the Flask service's company row `legacy_id`.
+pub fn legacy_key(legacy_id: i64) -> Item {
+    key_of(format!("LEGACY#{legacy_id}"), LEGACY_SK)
+}
+
+/// A legacy marker: the row `legacy_id` was imported as `company`.
+pub fn legacy_item(legacy_id: i64, company: Uuid) -> Item {
+    let mut item = legacy_key(legacy_id);
+    item.insert(MARKER_HOLDER.into(), AttributeValue::S(company.to_string()));
+    item
+}
+
 /// The key of the marker of `cnpj`.
 pub fn tax_id_key(cnpj: &Cnpj) -> Item {
     key_of(format!("{TAX_ID_PREFIX}{cnpj}"), TAX_ID_SK)

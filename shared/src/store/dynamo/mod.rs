@@ -2,7 +2,9 @@
 //! (`pk = COMPANY#<id>`, `sk = COMPANY`), listed newest first through the `gsi1` index
 //! (`gsi1pk = COMPANY`, `gsi1sk = <id>`: UUIDv7 ids sort by creation time). Beside companies the
 //! table holds CNPJ markers (`pk = TAXID#<cnpj>`: which company holds a CNPJ) and idempotency
-//! records (`pk = IDEMPOTENCY#<scoped key>`, expiring through the `expires_at` TTL attribute).
+//! records (`pk = IDEMPOTENCY#<scoped key>`, expiring through the `expires_at` TTL attribute),
+//! and the name index (`pk = NAME#<term>`, `sk = <folded name> <id>`: see [`names`]), written in
+//! the same transaction as the company.
 //!
 //! - [`setup`]: the client and the table definition;
 //! - [`items`]: items and keys;
@@ -16,6 +18,7 @@
 pub mod audit;
 mod errors;
 pub mod items;
+mod names;
 mod send;
 mod setup;
 mod writes;
@@ -30,10 +33,11 @@ pub use setup::{
 };
 
 use super::{
-    first_page, unix_now, CompanyCreator, CompanyDeleter, CompanyLister, CompanyReader,
-    CompanyUpdater, HistoryPage, HistoryReader, IdempotencyReader, IdempotencyRecord, Page,
-    StoreError,
+    first_page, unix_now, CompanyCreator, CompanyDeleter, CompanyImporter, CompanyLister,
+    CompanyReader, CompanyUpdater, HistoryPage, HistoryReader, IdempotencyReader,
+    IdempotencyRecord, Page, StoreError,
 };
+use crate::model::search::NameQuery;
 use crate::model::{Cnpj, Company, HistoryEntry};
 use errors::sdk_error;
 use items::{company_key, from_item, marker_holder, Item, COMPANY_LIST_PK};
@@ -111,6 +115,23 @@ impl CompanyLister for DynamoStore {
         Ok(Page { items, next_after })
     }
 
+    async fn by_name(
+        &self,
+        query: &NameQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<String>, StoreError> {
+        self.list_by_name(query, limit, after).await
+    }
+
+    async fn find_by_legacy_id(&self, legacy_id: i64) -> Result<Option<Uuid>, StoreError> {
+        Ok(self
+            .get_item(items::legacy_key(legacy_id))
+            .await?
+            .as_ref()
+            .and_then(marker_holder))
+    }
+
     async fn find_by_tax_id(&self, cnpj: &Cnpj) -> Result<Option<Uuid>, StoreError> {
         Ok(self
             .get_item(items::tax_id_key(cnpj))
@@ -128,9 +149,23 @@ impl CompanyCreator for DynamoStore {
         history: Option<&HistoryEntry>,
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
-        let steps = writes::create(company, idempotency, history, &token)?;
+        let change = writes::create(company, idempotency, history, &token)?;
         let proof = proof(company.id, history, company_key(company.id));
-        self.write(steps, &token, proof).await
+        self.write(change, &token, proof).await
+    }
+}
+
+impl CompanyImporter for DynamoStore {
+    async fn import(
+        &self,
+        company: &Company,
+        legacy_id: i64,
+        history: &HistoryEntry,
+    ) -> Result<(), StoreError> {
+        let token = Uuid::new_v4().simple().to_string();
+        let change = writes::import(company, legacy_id, history, &token)?;
+        let proof = proof(company.id, Some(history), company_key(company.id));
+        self.write(change, &token, proof).await
     }
 }
 
@@ -143,9 +178,9 @@ impl CompanyUpdater for DynamoStore {
         history: Option<&HistoryEntry>,
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
-        let steps = writes::replace(current, next, idempotency, history, &token)?;
+        let change = writes::replace(current, next, idempotency, history, &token)?;
         let proof = proof(next.id, history, company_key(next.id));
-        self.write(steps, &token, proof).await
+        self.write(change, &token, proof).await
     }
 }
 
@@ -156,9 +191,9 @@ impl CompanyDeleter for DynamoStore {
         history: Option<&HistoryEntry>,
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
-        let steps = writes::delete(current, history, &token)?;
+        let change = writes::delete(current, history, &token)?;
         let proof = proof(current.id, history, items::tombstone_key(current.id));
-        self.write(steps, &token, proof).await
+        self.write(change, &token, proof).await
     }
 }
 

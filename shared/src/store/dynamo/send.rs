@@ -20,22 +20,29 @@ use aws_sdk_dynamodb::types::{
 
 use super::errors::{sdk_error, single_item_error, TRANSACTION_CONFLICT};
 use super::items::{Item, WRITE_TOKEN};
-use super::writes::{Action, Part, Step};
+use super::writes::{Action, Change, Part, Step};
 use super::DynamoStore;
 use crate::store::StoreError;
 
 /// Attempts of a transaction that DynamoDB cancelled because another one held an item.
 const TRANSACTION_ATTEMPTS: u32 = 4;
 
-/// Sets the condition of any of the SDK's put and delete builders (they share no trait).
+/// Sets the condition, if any, of any of the SDK's put and delete builders (they share no
+/// trait).
 macro_rules! conditioned {
-    ($builder:expr, $condition:expr) => {
-        $builder
-            .condition_expression($condition.expression)
-            .set_expression_attribute_names(Some($condition.names.clone()))
-            .set_expression_attribute_values($condition.values())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-    };
+    ($builder:expr, $condition:expr) => {{
+        let builder = $builder;
+        match $condition {
+            Some(c) => builder
+                .condition_expression(c.expression)
+                .set_expression_attribute_names(Some(c.names.clone()))
+                .set_expression_attribute_values(c.values())
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                ),
+            None => builder,
+        }
+    }};
 }
 
 fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
@@ -64,34 +71,74 @@ fn may_have_landed(err: &StoreError) -> bool {
 }
 
 impl DynamoStore {
-    /// Writes `steps` with the write token `token`; `proof` is the key of the item that holds
-    /// the token once the write has landed. One step needs no transaction (the same condition
-    /// on a plain PutItem or DeleteItem costs half the capacity and one round of coordination
-    /// less); several go in one transaction. Contention is retried a few times.
+    /// Writes the steps of `change` with the write token `token`; `proof` is the key of the
+    /// item that holds the token once the write has landed. One step needs no transaction (the
+    /// same condition on a plain PutItem or DeleteItem costs half the capacity and one round of
+    /// coordination less); several go in one transaction. Contention is retried a few times.
+    /// Then the stale name index entries that did not fit are deleted.
     pub(super) async fn write(
         &self,
-        steps: Vec<Step>,
+        change: Change,
         token: &str,
         proof: Item,
     ) -> Result<(), StoreError> {
-        tracing::debug!(items = steps.len(), "writing");
-        let err = match self.attempts(&steps, token).await {
-            Ok(()) => return Ok(()),
-            Err(e) => e,
+        tracing::debug!(items = change.steps.len(), "writing");
+        let landed = match self.attempts(&change.steps, token, false).await {
+            Ok(()) => Ok(()),
+            Err(err)
+                if may_have_landed(&err)
+                    && self.holds_token(proof, token).await.unwrap_or(false) =>
+            {
+                tracing::warn!(error = %err, "the write had landed although its answer was lost");
+                Ok(())
+            }
+            Err(err) => Err(err),
         };
-        if may_have_landed(&err) && self.holds_token(proof, token).await.unwrap_or(false) {
-            tracing::warn!(error = %err, "the write had landed although its answer was lost");
-            return Ok(());
+        if landed.is_ok() && !change.afterwards.is_empty() {
+            self.delete_stale_entries(change.afterwards, token).await;
         }
-        Err(err)
+        landed
     }
 
-    async fn attempts(&self, steps: &[Step], token: &str) -> Result<(), StoreError> {
+    /// Deletes name index entries a rename left behind (in transactions: the one write action
+    /// the writing functions are granted). A failure leaves them for searches to skip.
+    async fn delete_stale_entries(&self, keys: Vec<Item>, token: &str) {
+        let steps: Vec<Step> = keys
+            .into_iter()
+            .map(|key| Step {
+                part: Part::NameIndex,
+                action: Action::Delete(key),
+                condition: None,
+            })
+            .collect();
+        for (n, chunk) in steps
+            .chunks(super::writes::MAX_TRANSACTION_ITEMS)
+            .enumerate()
+        {
+            // A token of its own (within the 36 characters allowed), not the change's.
+            let chunk_token = format!("{}x{n}", token.get(..30).unwrap_or(token));
+            if let Err(e) = self.attempts(chunk, &chunk_token, true).await {
+                tracing::error!(
+                    error = %e,
+                    entries = chunk.len(),
+                    "stale name index entries were not deleted; searches skip them"
+                );
+            }
+        }
+    }
+
+    /// Sends `steps`, retrying contention; `transactional` sends even one step as a transaction.
+    async fn attempts(
+        &self,
+        steps: &[Step],
+        token: &str,
+        transactional: bool,
+    ) -> Result<(), StoreError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let outcome = match steps {
-                [step] => self.write_one(step).await,
+                [step] if !transactional => self.write_one(step).await,
                 // 32 hex characters and the attempt: within the 36 DynamoDB allows.
                 _ => self.transact(steps, &format!("{token}-{attempt}")).await,
             };
@@ -163,7 +210,7 @@ impl DynamoStore {
     }
 
     fn transact_item(&self, step: &Step) -> Result<TransactWriteItem, StoreError> {
-        let c = &step.condition;
+        let c = step.condition.as_ref();
         Ok(match &step.action {
             Action::Put(item) => TransactWriteItem::builder()
                 .put(
@@ -193,7 +240,7 @@ impl DynamoStore {
     }
 
     async fn write_one(&self, step: &Step) -> Attempt {
-        let (part, c) = (step.part, &step.condition);
+        let (part, c) = (step.part, step.condition.as_ref());
         let result = match &step.action {
             Action::Put(item) => conditioned!(
                 self.client

@@ -13,7 +13,7 @@ use super::items::{
     self, company_key, marker_holder, marker_item, tax_id_key, tombstone_item, Item, EXPIRES_AT,
     MARKER_HOLDER, PK, VERSION, WRITE_TOKEN,
 };
-use crate::model::{Cnpj, Company, HistoryEntry};
+use crate::model::{search, Cnpj, Company, HistoryEntry};
 use crate::store::{unix_now, IdempotencyRecord, StoreError};
 
 /// What one step of a write is, to tell which condition failed.
@@ -26,13 +26,18 @@ pub enum Part {
     Idempotency,
     Tombstone,
     History,
+    /// The marker of the legacy row a company was imported from.
+    LegacyId,
+    /// An entry of the name index (written without a condition: its key holds the company's
+    /// id and name, so no other company's write touches it).
+    NameIndex,
 }
 
 impl Part {
     /// The error a failed condition on this step means; `old` is the item as it was.
     pub fn condition_failed(self, old: Option<&Item>) -> StoreError {
         match self {
-            Part::NewCompany => StoreError::AlreadyExists,
+            Part::NewCompany | Part::LegacyId => StoreError::AlreadyExists,
             Part::ExistingCompany => match old {
                 Some(item) if !item.is_empty() => StoreError::VersionConflict,
                 _ => StoreError::NotFound,
@@ -44,7 +49,7 @@ impl Part {
             // The company was deleted already: its version check failed too.
             Part::Tombstone => StoreError::NotFound,
             // Another writer recorded this version: it wrote the company too.
-            Part::History => StoreError::VersionConflict,
+            Part::History | Part::NameIndex => StoreError::VersionConflict,
         }
     }
 }
@@ -106,7 +111,54 @@ pub(super) enum Action {
 pub struct Step {
     pub(super) part: Part,
     pub(super) action: Action,
-    pub(super) condition: Condition,
+    pub(super) condition: Option<Condition>,
+}
+
+/// The most items DynamoDB writes in one transaction.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// A change: the steps written all or none, and the keys of stale name index entries to delete
+/// right after them when a rename's transaction cannot hold them all (searches skip a stale
+/// entry: its name is no longer the company's).
+pub struct Change {
+    pub steps: Vec<Step>,
+    pub afterwards: Vec<Item>,
+}
+
+impl Change {
+    /// Adds the name index entries of a company going from the name `old` to `new`: the new
+    /// entries always go in the transaction (a company is findable by its name once it is
+    /// written), the old ones as far as room is left.
+    fn with_name_index(mut self, id: Uuid, old: Option<&str>, new: Option<&str>) -> Self {
+        let key = |name: Option<&str>| name.map(search::name_key);
+        let (old_key, new_key) = (key(old), key(new));
+        if old_key == new_key {
+            return self;
+        }
+        if let (Some(name), Some(name_key)) = (new, &new_key) {
+            self.steps
+                .extend(search::index_terms(name).iter().map(|term| Step {
+                    part: Part::NameIndex,
+                    action: Action::Put(items::name_entry_item(term, name_key, id)),
+                    condition: None,
+                }));
+        }
+        if let (Some(name), Some(name_key)) = (old, &old_key) {
+            for term in search::index_terms(name) {
+                let entry = items::name_entry_key(&term, name_key, id);
+                if self.steps.len() < MAX_TRANSACTION_ITEMS {
+                    self.steps.push(Step {
+                        part: Part::NameIndex,
+                        action: Action::Delete(entry),
+                        condition: None,
+                    });
+                } else {
+                    self.afterwards.push(entry);
+                }
+            }
+        }
+        self
+    }
 }
 
 /// The company item, carrying the write's token.
@@ -130,7 +182,7 @@ fn history(
     Ok(Some(Step {
         part: Part::History,
         action: Action::Put(item),
-        condition: Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)]),
+        condition: Some(Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)])),
     }))
 }
 
@@ -140,16 +192,41 @@ pub fn create(
     idempotency: Option<&IdempotencyRecord>,
     history_entry: Option<&HistoryEntry>,
     token: &str,
-) -> Result<Vec<Step>, StoreError> {
+) -> Result<Change, StoreError> {
     let mut steps = vec![Step {
         part: Part::NewCompany,
         action: Action::Put(company_item(company, token)?),
-        condition: Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)]),
+        condition: Some(Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)])),
     }];
     steps.extend(tax_id_moves(None, Some(company)));
     steps.extend(history(company.id, history_entry, token)?);
     steps.extend(record(idempotency)?);
-    Ok(steps)
+    let change = Change {
+        steps,
+        afterwards: Vec::new(),
+    };
+    Ok(change.with_name_index(company.id, None, Some(&company.company_name)))
+}
+
+/// The steps of a company imported from the legacy row `legacy_id`: those of a new company,
+/// and the marker of its row, which no other import may take (it stays when the company is
+/// deleted, so a deleted company is not imported again).
+pub fn import(
+    company: &Company,
+    legacy_id: i64,
+    history_entry: &HistoryEntry,
+    token: &str,
+) -> Result<Change, StoreError> {
+    let mut change = create(company, None, Some(history_entry), token)?;
+    change.steps.insert(
+        1,
+        Step {
+            part: Part::LegacyId,
+            action: Action::Put(items::legacy_item(legacy_id, company.id)),
+            condition: Some(Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)])),
+        },
+    );
+    Ok(change)
 }
 
 /// The steps of replacing `current` by `next`.
@@ -159,16 +236,24 @@ pub fn replace(
     idempotency: Option<&IdempotencyRecord>,
     history_entry: Option<&HistoryEntry>,
     token: &str,
-) -> Result<Vec<Step>, StoreError> {
+) -> Result<Change, StoreError> {
     let mut steps = vec![Step {
         part: Part::ExistingCompany,
         action: Action::Put(company_item(next, token)?),
-        condition: Condition::at_version(current.version),
+        condition: Some(Condition::at_version(current.version)),
     }];
     steps.extend(tax_id_moves(Some(current), Some(next)));
     steps.extend(history(next.id, history_entry, token)?);
     steps.extend(record(idempotency)?);
-    Ok(steps)
+    let change = Change {
+        steps,
+        afterwards: Vec::new(),
+    };
+    Ok(change.with_name_index(
+        next.id,
+        Some(&current.company_name),
+        Some(&next.company_name),
+    ))
 }
 
 /// The steps of deleting `current`: the company goes; its history entry holds the write's token,
@@ -177,11 +262,11 @@ pub fn delete(
     current: &Company,
     history_entry: Option<&HistoryEntry>,
     token: &str,
-) -> Result<Vec<Step>, StoreError> {
+) -> Result<Change, StoreError> {
     let mut steps = vec![Step {
         part: Part::ExistingCompany,
         action: Action::Delete(company_key(current.id)),
-        condition: Condition::at_version(current.version),
+        condition: Some(Condition::at_version(current.version)),
     }];
     steps.extend(tax_id_moves(Some(current), None));
     match history(current.id, history_entry, token)? {
@@ -190,10 +275,14 @@ pub fn delete(
         None => steps.push(Step {
             part: Part::Tombstone,
             action: Action::Put(tombstone_item(current.id, token)),
-            condition: Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)]),
+            condition: Some(Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)])),
         }),
     }
-    Ok(steps)
+    let change = Change {
+        steps,
+        afterwards: Vec::new(),
+    };
+    Ok(change.with_name_index(current.id, Some(&current.company_name), None))
 }
 
 /// The steps that move a company's CNPJ marker from `current` to `next`.
@@ -206,12 +295,12 @@ fn tax_id_moves(current: Option<&Company>, next: Option<&Company>) -> Vec<Step> 
     let free = old.map(|(cnpj, id)| Step {
         part: Part::FreeTaxId,
         action: Action::Delete(tax_id_key(&cnpj)),
-        condition: Condition::free_or_held_by(id),
+        condition: Some(Condition::free_or_held_by(id)),
     });
     let take = new.map(|(cnpj, id)| Step {
         part: Part::TakeTaxId,
         action: Action::Put(marker_item(&cnpj, id)),
-        condition: Condition::free_or_held_by(id),
+        condition: Some(Condition::free_or_held_by(id)),
     });
     free.into_iter().chain(take).collect()
 }
@@ -224,10 +313,12 @@ fn record(idempotency: Option<&IdempotencyRecord>) -> Result<Option<Step>, Store
     Ok(Some(Step {
         part: Part::Idempotency,
         action: Action::Put(items::idempotency_item(r)?),
-        condition: Condition::new(
-            "attribute_not_exists(#pk) OR #exp <= :now",
-            &[("#pk", PK), ("#exp", EXPIRES_AT)],
-        )
-        .value(":now", AttributeValue::N(unix_now().to_string())),
+        condition: Some(
+            Condition::new(
+                "attribute_not_exists(#pk) OR #exp <= :now",
+                &[("#pk", PK), ("#exp", EXPIRES_AT)],
+            )
+            .value(":now", AttributeValue::N(unix_now().to_string())),
+        ),
     }))
 }

@@ -1,0 +1,485 @@
+//! The Flask service's rows and how each maps to a company of this API, or why it cannot.
+//!
+//! Mapped as documented (README, "Moving from the Flask service"): `phone` to E.164 (a 10- or
+//! 11-digit number gets `+55`; 12–13 digits starting with 55 get `+`), `created` (naive UTC) to
+//! UTC with milliseconds (the exact value is kept in the import's history entry),
+//! `declared_billing` exactly, accounts by the API's own rules. Anything else the API's rules
+//! refuse refuses the row, and a company with a refused account is refused whole. The same
+//! account twice on one company is imported once, the repeat reported as merged.
+
+use std::collections::HashMap;
+
+use companies::model::{
+    input, AccountNumber, Agency, BankAccount, BankAccountInput, BankCode, Company, FieldError,
+};
+use companies::telemetry::mask;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use time::{OffsetDateTime, PrimitiveDateTime};
+use uuid::Uuid;
+
+pub const COMPANY_TABLE: &str = "client_company";
+pub const ACCOUNT_TABLE: &str = "company_bank_account";
+
+/// A row of `client_company`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyCompany {
+    pub id: i32,
+    pub company_name: String,
+    pub phone: String,
+    pub created: Option<PrimitiveDateTime>,
+    /// `NUMERIC(12,2)` as PostgreSQL prints it.
+    pub declared_billing: String,
+    /// Its rows of `company_bank_account`, by id.
+    pub accounts: Vec<LegacyAccount>,
+}
+
+/// A row of `company_bank_account`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyAccount {
+    pub id: i32,
+    pub agency: String,
+    pub account_number: String,
+    pub bank_code: String,
+}
+
+/// What happened to a row that was not imported as it stood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Not imported: it breaks a rule.
+    Refused,
+    /// Imported as another row of the same company (the same account twice): nothing lost.
+    Merged,
+}
+
+/// One line of the rejects file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub table: &'static str,
+    pub legacy_id: i32,
+    /// The offending column (or the API field it maps to), if one.
+    pub field: Option<String>,
+    /// The offending value; an account number masked but for its last four characters.
+    pub value: Option<String>,
+    /// A short, stable name of the rule, for the summary's counts.
+    pub code: String,
+    /// The rule in words.
+    pub rule: String,
+}
+
+impl Report {
+    fn refused(table: &'static str, legacy_id: i32, field: &str, value: Option<String>) -> Self {
+        Report {
+            outcome: Outcome::Refused,
+            table,
+            legacy_id,
+            field: Some(field.to_owned()),
+            value,
+            code: format!("invalid-{}", field.replace('_', "-")),
+            rule: String::new(),
+        }
+    }
+
+    fn because(mut self, rule: impl Into<String>) -> Self {
+        self.rule = rule.into();
+        self
+    }
+
+    fn coded(mut self, code: &str) -> Self {
+        self.code = code.to_owned();
+        self
+    }
+}
+
+/// What to do with a `created` that is NULL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingCreated {
+    /// Refuse the company (the default: nothing is invented).
+    Refuse,
+    /// Import it with the time of the import as `created`.
+    ImportTime,
+}
+
+/// A company ready to write, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    pub legacy_id: i32,
+    pub company: Company,
+    /// `created` as the Flask service stored it, for the history entry.
+    pub legacy_created: Option<String>,
+}
+
+/// A company's row mapped: the company (unless refused) and the report of every row that was
+/// refused or merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub company: Option<Mapped>,
+    pub reports: Vec<Report>,
+}
+
+/// A time-ordered id (UUIDv7 at `at`) whose random part is derived from `seed`, so the same
+/// legacy row gets the same id on every run.
+fn stable_id(at: OffsetDateTime, seed: &str) -> Uuid {
+    let digest = Sha256::digest(seed.as_bytes());
+    let mut random = [0u8; 10];
+    random.copy_from_slice(&digest[..10]);
+    let millis = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+}
+
+/// Naive UTC to the API's time (milliseconds).
+fn utc_millis(t: PrimitiveDateTime) -> OffsetDateTime {
+    let t = t.assume_utc();
+    t.replace_nanosecond(u32::from(t.millisecond()) * 1_000_000)
+        .unwrap_or(t)
+}
+
+/// The legacy text of a naive timestamp, to the microsecond.
+fn legacy_text(t: PrimitiveDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+/// Parses one account row by the API's rules: the account, or a report per broken field.
+fn account(row: &LegacyAccount) -> Result<BankAccountInput, Vec<Report>> {
+    let refuse = |field: &str, value: Option<String>, rule: String| {
+        Report::refused(ACCOUNT_TABLE, row.id, field, value).because(rule)
+    };
+    let bank_code = BankCode::parse(&row.bank_code).map_err(|m| {
+        let known = row.bank_code.len() == 3 && row.bank_code.bytes().all(|b| b.is_ascii_digit());
+        let report = refuse("bank_code", Some(row.bank_code.clone()), m);
+        if known {
+            report.coded("unknown-bank")
+        } else {
+            report
+        }
+    });
+    let agency =
+        Agency::parse(&row.agency).map_err(|m| refuse("agency", Some(row.agency.clone()), m));
+    let account_number = AccountNumber::parse(&row.account_number)
+        .map_err(|m| refuse("account_number", Some(mask(&row.account_number)), m));
+    match (bank_code, agency, account_number) {
+        (Ok(bank_code), Ok(agency), Ok(account_number)) => Ok(BankAccountInput {
+            bank_code,
+            agency,
+            account_number,
+        }),
+        (b, a, n) => Err([b.err(), a.err(), n.err()].into_iter().flatten().collect()),
+    }
+}
+
+/// Maps a company row (with its accounts) at import time `now`.
+pub fn map_company(row: &LegacyCompany, missing: MissingCreated, now: OffsetDateTime) -> Mapping {
+    let mut reports = Vec::new();
+    let refuse_company = |field: &str, value: Option<String>, rule: String| {
+        Report::refused(COMPANY_TABLE, row.id, field, value).because(rule)
+    };
+
+    // Accounts: each by the API's rules; the same account twice is kept once.
+    let mut accounts: Vec<(i32, BankAccountInput)> = Vec::new();
+    let mut first_of = HashMap::new();
+    let mut refused_accounts = Vec::new();
+    for legacy in &row.accounts {
+        match account(legacy) {
+            Ok(parsed) => match first_of.get(&parsed.key()) {
+                Some(first) => reports.push(Report {
+                    outcome: Outcome::Merged,
+                    table: ACCOUNT_TABLE,
+                    legacy_id: legacy.id,
+                    field: None,
+                    value: None,
+                    code: "same-account-twice".into(),
+                    rule: format!(
+                        "the same bank, agency and account number as {ACCOUNT_TABLE} {first} of \
+                         the same company: imported once"
+                    ),
+                }),
+                None => {
+                    first_of.insert(parsed.key(), legacy.id);
+                    accounts.push((legacy.id, parsed));
+                }
+            },
+            Err(mut bad) => {
+                refused_accounts.push(legacy.id);
+                reports.append(&mut bad);
+            }
+        }
+    }
+    if !refused_accounts.is_empty() {
+        let ids: Vec<String> = refused_accounts.iter().map(i32::to_string).collect();
+        reports.push(
+            refuse_company(
+                "bank_accounts",
+                None,
+                format!(
+                    "its {ACCOUNT_TABLE} {} was refused: a company is not imported without one \
+                     of its accounts",
+                    ids.join(", ")
+                ),
+            )
+            .coded("refused-account"),
+        );
+    }
+
+    // The company's own fields, by the create rules of the API.
+    if row.company_name.trim() != row.company_name {
+        reports.push(
+            refuse_company(
+                "company_name",
+                Some(row.company_name.clone()),
+                "has leading or trailing spaces, which the API would trim: fix the name in the \
+                 source (the import changes nothing silently)"
+                    .into(),
+            )
+            .coded("name-would-be-trimmed"),
+        );
+    }
+    let created = match (row.created, missing) {
+        (Some(t), _) => Some(utc_millis(t)),
+        (None, MissingCreated::ImportTime) => Some(now),
+        (None, MissingCreated::Refuse) => {
+            reports.push(
+                refuse_company(
+                    "created",
+                    None,
+                    "is NULL: rerun with --null-created-as-import-time to import such companies \
+                     with the time of the import"
+                        .into(),
+                )
+                .coded("missing-created"),
+            );
+            None
+        }
+    };
+    let doc = json!({
+        "company_name": row.company_name,
+        "phone": row.phone,
+        "declared_billing": row.declared_billing,
+        "bank_accounts": accounts.iter().map(|(_, a)| json!({
+            "bank_code": a.bank_code.as_str(),
+            "agency": a.agency.as_str(),
+            "account_number": a.account_number.as_str(),
+        })).collect::<Vec<Value>>(),
+    });
+    let parsed = doc
+        .as_object()
+        .map(input::company)
+        .unwrap_or_else(|| Err(vec![FieldError::new("", "not an object")]));
+    let input = match parsed {
+        Ok(input) => Some(input),
+        Err(errors) => {
+            for e in errors {
+                let value = match e.field.as_str() {
+                    "company_name" => Some(row.company_name.clone()),
+                    "phone" => Some(row.phone.clone()),
+                    "declared_billing" => Some(row.declared_billing.clone()),
+                    _ => None,
+                };
+                let field = e.field.split('[').next().unwrap_or("").to_owned();
+                reports.push(refuse_company(&field, value, e.message));
+            }
+            None
+        }
+    };
+    let refused = reports.iter().any(|r| r.outcome == Outcome::Refused);
+    let (Some(input), Some(created), false) = (input, created, refused) else {
+        return Mapping {
+            company: None,
+            reports,
+        };
+    };
+    let bank_accounts = input
+        .bank_accounts
+        .iter()
+        .zip(&accounts)
+        .map(|(a, (legacy_id, _))| {
+            BankAccount::from_input(
+                stable_id(created, &format!("{ACCOUNT_TABLE}:{legacy_id}")),
+                a,
+            )
+        })
+        .collect();
+    let company = Company {
+        id: stable_id(created, &format!("{COMPANY_TABLE}:{}", row.id)),
+        company_name: input.company_name,
+        phone: input.phone,
+        tax_id: None,
+        address: None,
+        declared_billing: input.declared_billing,
+        bank_accounts,
+        created,
+        updated: now,
+        version: 1,
+    };
+    Mapping {
+        company: Some(Mapped {
+            legacy_id: row.id,
+            company,
+            legacy_created: row.created.map(legacy_text),
+        }),
+        reports,
+    }
+}
+
+/// The report of an account row that belongs to no company.
+pub fn orphan(id: i32) -> Report {
+    Report::refused(ACCOUNT_TABLE, id, "company_id", None)
+        .coded("orphan-account")
+        .because(
+            "company_id is NULL (the Flask service's delete left it behind): it belongs to no \
+             company, so it is not imported",
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn row(id: i32, phone: &str, accounts: Vec<LegacyAccount>) -> LegacyCompany {
+        LegacyCompany {
+            id,
+            company_name: "Padaria São João Ltda".into(),
+            phone: phone.into(),
+            created: Some(datetime!(2019-03-04 10:11:12.345678)),
+            declared_billing: "1234.50".into(),
+            accounts,
+        }
+    }
+
+    fn acct(id: i32, bank: &str, agency: &str, number: &str) -> LegacyAccount {
+        LegacyAccount {
+            id,
+            agency: agency.into(),
+            account_number: number.into(),
+            bank_code: bank.into(),
+        }
+    }
+
+    const NOW: OffsetDateTime = datetime!(2026-11-26 12:00:00 UTC);
+
+    fn codes(m: &Mapping) -> Vec<(&'static str, i32, &str)> {
+        m.reports
+            .iter()
+            .map(|r| (r.table, r.legacy_id, r.code.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_row_maps_exactly_with_ids_that_do_not_change_between_runs() {
+        let legacy = row(
+            17,
+            "5511954879564",
+            vec![acct(3, "001", "0001-9", "12345-6")],
+        );
+        let m = map_company(&legacy, MissingCreated::Refuse, NOW);
+        assert!(m.reports.is_empty());
+        let c = m.company.clone().unwrap().company;
+        assert_eq!(c.phone.to_string(), "+5511954879564");
+        assert_eq!(c.declared_billing.to_string(), "1234.50");
+        assert_eq!(c.created, datetime!(2019-03-04 10:11:12.345 UTC));
+        assert_eq!(c.updated, NOW);
+        assert_eq!(
+            m.company.as_ref().unwrap().legacy_created.as_deref(),
+            Some("2019-03-04T10:11:12.345678")
+        );
+        assert_eq!(c.bank_accounts[0].agency.as_str(), "0001-9");
+        // UUIDv7 at the legacy creation time: newest-first listing keeps the legacy order.
+        assert_eq!(c.id.get_version_num(), 7);
+        let again = map_company(&legacy, MissingCreated::Refuse, NOW + time::Duration::HOUR);
+        assert_eq!(again.company.unwrap().company.id, c.id);
+        let other = map_company(&row(18, "11954879564", vec![]), MissingCreated::Refuse, NOW);
+        assert_ne!(other.company.unwrap().company.id, c.id);
+    }
+
+    #[test]
+    fn a_bad_account_refuses_the_company_whole_and_says_why() {
+        let legacy = row(
+            5,
+            "11954879564",
+            vec![
+                acct(1, "001", "1290-0", "1243"),
+                acct(2, "001", "123245", "987654"),
+            ],
+        );
+        let m = map_company(&legacy, MissingCreated::Refuse, NOW);
+        assert!(m.company.is_none());
+        assert_eq!(
+            codes(&m),
+            [
+                (ACCOUNT_TABLE, 2, "invalid-agency"),
+                (COMPANY_TABLE, 5, "refused-account")
+            ]
+        );
+        assert_eq!(m.reports[0].value.as_deref(), Some("123245"));
+    }
+
+    #[test]
+    fn account_numbers_are_masked_in_reports() {
+        let legacy = row(5, "11954879564", vec![acct(9, "001", "1", "12345678X9")]);
+        let m = map_company(&legacy, MissingCreated::Refuse, NOW);
+        let report = &m.reports[0];
+        assert_eq!(report.field.as_deref(), Some("account_number"));
+        assert_eq!(report.value.as_deref(), Some("******78X9"));
+    }
+
+    #[test]
+    fn the_same_account_twice_is_imported_once_and_reported_merged() {
+        let legacy = row(
+            6,
+            "11954879564",
+            vec![
+                acct(1, "001", "0001", "1243-0"),
+                acct(2, "001", "1", "0001243-0"),
+            ],
+        );
+        let m = map_company(&legacy, MissingCreated::Refuse, NOW);
+        assert_eq!(m.company.as_ref().unwrap().company.bank_accounts.len(), 1);
+        assert_eq!(codes(&m), [(ACCOUNT_TABLE, 2, "same-account-twice")]);
+        assert_eq!(m.reports[0].outcome, Outcome::Merged);
+    }
+
+    #[test]
+    fn unknown_banks_bad_phones_and_names_are_refused_with_their_rule() {
+        let m = map_company(
+            &row(7, "954879564", vec![acct(1, "999", "1", "1")]),
+            MissingCreated::Refuse,
+            NOW,
+        );
+        assert_eq!(
+            codes(&m),
+            [
+                (ACCOUNT_TABLE, 1, "unknown-bank"),
+                (COMPANY_TABLE, 7, "refused-account"),
+                (COMPANY_TABLE, 7, "invalid-phone"),
+            ]
+        );
+        let mut spaced = row(8, "11954879564", vec![]);
+        spaced.company_name = " Padaria ".into();
+        let m = map_company(&spaced, MissingCreated::Refuse, NOW);
+        assert!(m.company.is_none());
+        assert_eq!(codes(&m)[0], (COMPANY_TABLE, 8, "name-would-be-trimmed"));
+    }
+
+    #[test]
+    fn a_null_created_is_refused_unless_asked_for_and_then_recorded_as_null() {
+        let mut legacy = row(9, "11954879564", vec![]);
+        legacy.created = None;
+        let m = map_company(&legacy, MissingCreated::Refuse, NOW);
+        assert_eq!(codes(&m), [(COMPANY_TABLE, 9, "missing-created")]);
+        let m = map_company(&legacy, MissingCreated::ImportTime, NOW);
+        let mapped = m.company.unwrap();
+        assert_eq!((mapped.company.created, mapped.legacy_created), (NOW, None));
+    }
+}

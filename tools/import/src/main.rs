@@ -1,0 +1,167 @@
+//! `companies-import`: moves the Flask service's PostgreSQL data into the companies table.
+//!
+//! ```sh
+//! companies-import --from postgresql://user@host/db --table companies-prod --rejects rejects.jsonl
+//! ```
+//!
+//! Exit status: 0 when every row was imported (or was already), 2 when rows were refused (see
+//! the rejects file; everything else was imported), 1 when the run could not finish (run it
+//! again: it resumes, writing nothing twice).
+
+mod legacy;
+mod progress;
+mod run;
+mod source;
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use companies::store::DynamoStore;
+
+use legacy::MissingCreated;
+use progress::Progress;
+use run::{Options, Summary};
+
+#[derive(Parser)]
+#[command(
+    name = "companies-import",
+    about = "Import the Flask service's companies and bank accounts from PostgreSQL into the \
+             companies table. Safe to run again: rows already imported are reported, not written."
+)]
+struct Args {
+    /// PostgreSQL URL of the Flask service's database.
+    #[arg(long = "from", env = "DATABASE_URL", value_name = "URL")]
+    from: String,
+    /// The DynamoDB table (the stack's CompaniesTable). Credentials, region and
+    /// AWS_ENDPOINT_URL_DYNAMODB come from the standard AWS environment.
+    #[arg(long, env = "TABLE_NAME", required_unless_present = "dry_run")]
+    table: Option<String>,
+    /// Where to write one JSON line per refused or merged row.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "companies-import-rejects.jsonl"
+    )]
+    rejects: PathBuf,
+    /// Validate and report without writing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Companies written at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// Import companies whose `created` is NULL with the time of the import (refused otherwise).
+    #[arg(long)]
+    null_created_as_import_time: bool,
+    /// Create the table if it does not exist (for a local DynamoDB; a stage's table comes from
+    /// its stack).
+    #[arg(long)]
+    create_table: bool,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn print_summary(summary: &Summary) {
+    let verb = if summary.dry_run {
+        "would write (dry run)"
+    } else {
+        "written"
+    };
+    eprintln!(
+        "companies-import: read {} companies and {} bank accounts",
+        summary.companies_read, summary.accounts_read
+    );
+    if summary.dry_run {
+        eprintln!(
+            "  {verb}: {} companies, {} bank accounts",
+            summary.companies_valid, summary.accounts_valid
+        );
+    } else {
+        eprintln!(
+            "  {verb}: {} companies, {} bank accounts",
+            summary.companies_written, summary.accounts_written
+        );
+        eprintln!(
+            "  already present: {} companies, {} bank accounts",
+            summary.companies_already_present, summary.accounts_already_present
+        );
+    }
+    eprintln!(
+        "  merged (the same account twice on one company): {}",
+        summary.merged
+    );
+    eprintln!("  refused: {} rows", summary.refused_rows());
+    for (rule, n) in &summary.refused {
+        eprintln!("    {rule}: {n}");
+    }
+    if let Ok(json) = serde_json::to_string(summary) {
+        println!("{json}");
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let store = match (&args.table, args.dry_run) {
+        (Some(table), false) => {
+            let store = DynamoStore::connect(table.clone()).await;
+            if args.create_table {
+                if let Err(e) = store.ensure_table().await {
+                    eprintln!("companies-import: cannot create the table: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+            Some(store)
+        }
+        _ => None,
+    };
+    let file = match File::create(&args.rejects) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "companies-import: cannot create {}: {e}",
+                args.rejects.display()
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let mut rejects = BufWriter::new(file);
+    let options = Options {
+        dry_run: args.dry_run,
+        concurrency: usize::from(args.concurrency),
+        missing_created: if args.null_created_as_import_time {
+            MissingCreated::ImportTime
+        } else {
+            MissingCreated::Refuse
+        },
+        actor: format!(
+            "companies-import:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        ),
+        run_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let mut progress = Progress::new(args.quiet);
+    match run::run(&args.from, store, &options, &mut rejects, &mut progress).await {
+        Ok(summary) => {
+            print_summary(&summary);
+            if summary.refused_rows() > 0 {
+                eprintln!(
+                    "companies-import: rows were refused; see {}",
+                    args.rejects.display()
+                );
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err((summary, e)) => {
+            print_summary(&summary);
+            eprintln!("companies-import: {e}");
+            eprintln!("companies-import: the run did not finish; run it again to resume");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,472 @@
+//! `companies-import` against a real PostgreSQL (the cluster `scripts/postgres.sh` starts) and
+//! DynamoDB Local, read back through the API: exact mapping, every legacy quirk refused or mapped
+//! as documented, re-runs that write nothing, a SIGKILL mid-run resumed to the same result as a
+//! clean run, and `legacy_id` lookups.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use companies::store::DynamoStore;
+use companies::testing::expected_name_index;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+/// The Flask service's schema, and rows covering every quirk.
+const SCHEMA: &str = include_str!("fixtures/schema.sql");
+const ROWS: &str = include_str!("fixtures/legacy.sql");
+
+fn fixture() -> String {
+    format!("{SCHEMA}\n{ROWS}")
+}
+
+/// The cluster's URL, or `None` (skip) when none runs; `REQUIRE_POSTGRES=1` makes that a failure.
+fn cluster() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "REQUIRE_POSTGRES=1 but DATABASE_URL is not set"
+            );
+            eprintln!("DATABASE_URL is not set: skipping (run through scripts/postgres.sh)");
+            None
+        }
+    }
+}
+
+/// A new database on the cluster holding `sql`; its URL.
+async fn legacy_database(cluster: &str, sql: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "legacy_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let (admin, conn) = tokio_postgres::connect(cluster, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let url = match cluster.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("unexpected DATABASE_URL {cluster}"),
+    };
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client.batch_execute(sql).await.unwrap();
+    url
+}
+
+/// Everything one test needs: the legacy database, an empty table, the API over it.
+struct Setup {
+    database: String,
+    store: DynamoStore,
+    api: String,
+    http: reqwest::Client,
+    rejects: PathBuf,
+}
+
+async fn setup(sql: &str) -> Option<Setup> {
+    let cluster = cluster()?;
+    let store = companies::testing::dynamo_store("import").await?;
+    let database = legacy_database(&cluster, sql).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(local_api::serve_with_budget(
+        listener,
+        Arc::new(store.clone()),
+        Duration::from_secs(8),
+    ));
+    let rejects = std::env::temp_dir().join(format!("{}.jsonl", store.table()));
+    Some(Setup {
+        database,
+        store,
+        api,
+        http: reqwest::Client::new(),
+        rejects,
+    })
+}
+
+impl Setup {
+    fn command(&self, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_companies-import"));
+        cmd.args(["--from", &self.database, "--table", self.store.table()])
+            .arg("--rejects")
+            .arg(&self.rejects)
+            .args(extra);
+        cmd
+    }
+
+    /// Runs the importer to its end: exit status, summary (stdout), stderr.
+    fn import(&self, extra: &[&str]) -> (i32, Value, String) {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = self.command(extra).output().unwrap();
+        let stderr = String::from_utf8_lossy(&stderr).into_owned();
+        let summary = serde_json::from_slice(&stdout)
+            .unwrap_or_else(|e| panic!("no summary ({e}); stderr: {stderr}"));
+        (status.code().unwrap_or(-1), summary, stderr)
+    }
+
+    fn rejects(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.rejects)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn by_legacy_id(&self, id: i32) -> Option<Value> {
+        let (status, page) = self.get(&format!("/companies?legacy_id={id}")).await;
+        assert_eq!(status, 200);
+        page["items"].as_array().unwrap().first().cloned()
+    }
+
+    /// Every company, by name (following cursors).
+    async fn all(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut path = "/companies?sort=name&limit=100".to_owned();
+        loop {
+            let (status, page) = self.get(&path).await;
+            assert_eq!(status, 200);
+            out.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("/companies?sort=name&limit=100&cursor={c}"),
+                None => return out,
+            }
+        }
+    }
+}
+
+fn without(mut company: Value, field: &str) -> Value {
+    company.as_object_mut().unwrap().remove(field);
+    company
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valid_rows_are_imported_exactly_and_found_by_legacy_id() {
+    let Some(s) = setup(&fixture()).await else {
+        return;
+    };
+    let (status, summary, stderr) = s.import(&[]);
+    assert_eq!(status, 2, "rows were refused: {stderr}");
+    assert_eq!(summary["companies_written"], 4, "{summary}");
+    assert_eq!(summary["accounts_written"], 4);
+
+    let padaria = s.by_legacy_id(1).await.unwrap();
+    let id = padaria["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        without(padaria.clone(), "updated"),
+        json!({
+            "id": id,
+            "company_name": "Padaria São João Ltda",
+            "phone": "+5511954879564",
+            "tax_id": null,
+            "address": null,
+            "declared_billing": "1234.50",
+            "bank_accounts": [
+                {"id": padaria["bank_accounts"][0]["id"], "agency": "0001-9", "account_number": "12345-6",
+                 "bank": {"code": "001", "name": padaria["bank_accounts"][0]["bank"]["name"]}},
+                {"id": padaria["bank_accounts"][1]["id"], "agency": "1290", "account_number": "98765",
+                 "bank": {"code": "341", "name": padaria["bank_accounts"][1]["bank"]["name"]}},
+            ],
+            "created": "2019-03-04T10:11:12.345Z",
+            "version": 1,
+        })
+    );
+    assert_eq!(s.get(&format!("/companies/{id}")).await.1, padaria);
+    let phone = |c: Option<Value>| c.unwrap()["phone"].as_str().unwrap().to_owned();
+    assert_eq!(phone(s.by_legacy_id(2).await), "+5511978235674");
+    assert_eq!(phone(s.by_legacy_id(10).await), "+552134567890");
+    let acougue = s.by_legacy_id(3).await.unwrap();
+    assert_eq!(acougue["declared_billing"], "9999999999.99");
+    assert_eq!(acougue["created"], "2018-07-15T08:30:00.500Z");
+    assert_eq!(
+        acougue["bank_accounts"].as_array().unwrap().len(),
+        1,
+        "merged"
+    );
+    for refused in [4, 5, 6, 7, 8, 9, 11] {
+        assert_eq!(s.by_legacy_id(refused).await, None, "{refused}");
+    }
+    // An imported company is found like any other: by name, newest first (by legacy time).
+    let (_, found) = s.get("/companies?q=sao+jo").await;
+    let names: Vec<&str> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["company_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Padaria São João Ltda", "Transportes Sao Jose"]);
+    let (_, newest) = s.get("/companies").await;
+    assert_eq!(newest["items"][0]["company_name"], "Mercado Bom Preço");
+    // Its first history entry is the import, with the legacy row and its exact time.
+    let (status, history) = s.get(&format!("/companies/{id}/history")).await;
+    assert_eq!(status, 200);
+    let entry = &history["items"][0];
+    assert_eq!(entry["operation"], "import");
+    assert_eq!(entry["legacy_id"], 1);
+    assert_eq!(entry["legacy_created"], "2019-03-04T10:11:12.345678");
+    assert_eq!(entry["version"], 1);
+    // Bad lookups.
+    for bad in [
+        "legacy_id=0",
+        "legacy_id=abc",
+        "legacy_id=-1",
+        "legacy_id=2147483648",
+    ] {
+        assert_eq!(s.get(&format!("/companies?{bad}")).await.0, 400, "{bad}");
+    }
+    for bad in [
+        "legacy_id=1&limit=5",
+        "legacy_id=1&tax_id=60746948000112",
+        "legacy_id=1&q=a",
+    ] {
+        assert_eq!(s.get(&format!("/companies?{bad}")).await.0, 400, "{bad}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_quirk_is_refused_or_merged_with_its_reason() {
+    let Some(s) = setup(&fixture()).await else {
+        return;
+    };
+    let (status, summary, _) = s.import(&[]);
+    assert_eq!(status, 2);
+    let reports: BTreeSet<(String, String, i64, String)> = s
+        .rejects()
+        .iter()
+        .map(|r| {
+            assert!(r["rule"].as_str().is_some_and(|t| !t.is_empty()), "{r}");
+            (
+                r["outcome"].as_str().unwrap().to_owned(),
+                r["table"].as_str().unwrap().to_owned(),
+                r["legacy_id"].as_i64().unwrap(),
+                r["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String, i64, String)> = [
+        ("merged", "company_bank_account", 4, "same-account-twice"),
+        ("refused", "client_company", 4, "invalid-phone"),
+        ("refused", "client_company", 5, "missing-created"),
+        ("refused", "company_bank_account", 6, "invalid-agency"),
+        ("refused", "client_company", 6, "refused-account"),
+        ("refused", "company_bank_account", 7, "unknown-bank"),
+        ("refused", "client_company", 7, "refused-account"),
+        ("refused", "client_company", 8, "name-would-be-trimmed"),
+        ("refused", "company_bank_account", 9, "orphan-account"),
+    ]
+    .into_iter()
+    .map(|(o, t, id, c)| (o.into(), t.into(), id, c.into()))
+    .collect();
+    assert_eq!(reports, expected);
+    assert_eq!(summary["companies_read"], 9);
+    assert_eq!(summary["accounts_read"], 9);
+    assert_eq!(summary["merged"], 1);
+    assert_eq!(
+        summary["refused"],
+        json!({"invalid-agency": 1, "invalid-phone": 1, "missing-created": 1,
+               "name-would-be-trimmed": 1, "orphan-account": 1, "refused-account": 2,
+               "unknown-bank": 1})
+    );
+    // Account numbers never appear whole in the rejects file.
+    let text = std::fs::read_to_string(&s.rejects).unwrap();
+    assert!(!text.contains("1234567890"), "{text}");
+    // A NULL created is imported when asked for, with the time of the import.
+    let (_, summary, _) = s.import(&["--null-created-as-import-time"]);
+    assert_eq!(summary["companies_written"], 1);
+    let imported = s.by_legacy_id(5).await.unwrap();
+    assert_eq!(imported["created"], imported["updated"]);
+    let id = imported["id"].as_str().unwrap();
+    let (_, history) = s.get(&format!("/companies/{id}/history")).await;
+    assert_eq!(history["items"][0]["legacy_created"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_writes_nothing_and_a_dry_run_writes_nothing_at_all() {
+    let Some(s) = setup(&fixture()).await else {
+        return;
+    };
+    let (status, dry, _) = s.import(&["--dry-run"]);
+    assert_eq!(status, 2, "refusals are reported by a dry run too");
+    assert_eq!(
+        (
+            dry["companies_valid"].as_u64(),
+            dry["companies_written"].as_u64()
+        ),
+        (Some(4), Some(0))
+    );
+    assert!(s.all().await.is_empty(), "a dry run wrote something");
+    assert!(s.store.name_index().await.unwrap().is_empty());
+
+    s.import(&[]);
+    let before = s.all().await;
+    let index = s.store.name_index().await.unwrap();
+    let (status, again, _) = s.import(&[]);
+    assert_eq!(status, 2);
+    assert_eq!(again["companies_written"], 0);
+    assert_eq!(again["companies_already_present"], 4);
+    assert_eq!(again["accounts_already_present"], 4);
+    assert_eq!(s.all().await, before, "a second run changed something");
+    assert_eq!(s.store.name_index().await.unwrap(), index);
+    // A company deleted after the import is not brought back by another run.
+    let id = s.by_legacy_id(2).await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = s
+        .http
+        .delete(format!("{}/companies/{id}", s.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (_, third, _) = s.import(&[]);
+    assert_eq!(third["companies_written"], 0);
+    assert_eq!(s.by_legacy_id(2).await, None);
+}
+
+/// `companies` legacy companies with 0–3 accounts each (one in 50 with a bad agency).
+fn generated(companies: u32) -> String {
+    format!(
+        "{SCHEMA}
+        INSERT INTO bank (code, name) VALUES ('001', 'Banco do Brasil');
+        INSERT INTO client_company (company_name, phone, created, declared_billing)
+          SELECT (ARRAY['Padaria','Mercado','Açougue','Farmácia','Oficina'])[1 + g % 5]
+                   || ' ' || (ARRAY['São João','Paulista','Central','do Zé','Bom Preço'])[1 + (g / 5) % 5]
+                   || ' ' || g,
+                 '119' || lpad(g::text, 8, '0'),
+                 timestamp '2015-01-01' + g * interval '37 minutes',
+                 (g * 13.37)::numeric(12,2)
+          FROM generate_series(1, {companies}) g;
+        INSERT INTO company_bank_account (agency, account_number, bank_code, company_id)
+          SELECT CASE WHEN c.id % 50 = 1 THEN '123245' ELSE lpad((c.id % 9999)::text, 4, '0') END,
+                 (c.id * 10 + k)::text, '001', c.id
+          FROM client_company c, generate_series(1, 3) k
+          WHERE k <= c.id % 4;"
+    )
+}
+
+/// What the table holds, as the API shows it (without `updated`, the time of writing), with
+/// the name index and each company's number of history entries.
+async fn contents(
+    s: &Setup,
+) -> (
+    Vec<Value>,
+    BTreeSet<(String, String)>,
+    BTreeMap<String, usize>,
+) {
+    let companies: Vec<Value> = s
+        .all()
+        .await
+        .into_iter()
+        .map(|c| without(c, "updated"))
+        .collect();
+    let mut entries = BTreeMap::new();
+    for c in &companies {
+        let id = c["id"].as_str().unwrap();
+        let (_, history) = s.get(&format!("/companies/{id}/history?limit=100")).await;
+        entries.insert(id.to_owned(), history["items"].as_array().unwrap().len());
+    }
+    (companies, s.store.name_index().await.unwrap(), entries)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_mid_way_and_run_again_ends_as_a_clean_run() {
+    let sql = generated(1500);
+    let Some(killed) = setup(&sql).await else {
+        return;
+    };
+    let mut child = killed
+        .command(&["--quiet", "--concurrency", "8"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until it has written a first page of companies, then SIGKILL it.
+    loop {
+        let (_, page) = killed.get("/companies?limit=100").await;
+        if page["items"].as_array().is_some_and(|i| i.len() == 100) {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended before it was killed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let partial = killed.all().await.len();
+    assert!(
+        (100..1470).contains(&partial),
+        "{partial} companies when killed"
+    );
+
+    let (status, resumed, _) = killed.import(&["--quiet"]);
+    assert_eq!(status, 2, "one in 50 companies has a bad agency");
+    assert_eq!(
+        resumed["companies_already_present"].as_u64().unwrap()
+            + resumed["companies_written"].as_u64().unwrap(),
+        1470
+    );
+    assert!(resumed["companies_already_present"].as_u64().unwrap() >= partial as u64);
+
+    let Some(clean) = setup(&sql).await else {
+        return;
+    };
+    let (_, summary, _) = clean.import(&["--quiet"]);
+    assert_eq!(summary["companies_written"], 1470);
+    let (companies, index, history) = contents(&killed).await;
+    let (clean_companies, clean_index, clean_history) = contents(&clean).await;
+    assert_eq!(companies.len(), 1470);
+    assert!(
+        companies == clean_companies,
+        "the resumed table differs from a clean run's"
+    );
+    assert!(index == clean_index, "the name indexes differ");
+    assert!(
+        history.values().all(|n| *n == 1),
+        "a company has more than one history entry"
+    );
+    assert_eq!(history.len(), clean_history.len());
+    // And the index is exactly that of the companies.
+    let stored: Vec<companies::model::Company> = {
+        use companies::store::CompanyReader;
+        let mut out = Vec::new();
+        for c in &companies {
+            out.push(
+                killed
+                    .store
+                    .get(c["id"].as_str().unwrap().parse().unwrap())
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            );
+        }
+        out
+    };
+    assert_eq!(index, expected_name_index(&stored));
+}
