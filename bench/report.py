@@ -5,6 +5,7 @@
     python3 bench/report.py smoke target/bench-smoke   writes both into target/bench-smoke/
 """
 
+import glob
 import io
 import json
 import math
@@ -279,11 +280,14 @@ def main():
         w("| zipped bootstrap ≤ 2.5 MB | not measured in this run | |")
     w(f"| peak RSS ≤ 24 MB | largest {rss:.1f} MiB | {verdict(rss <= TARGETS['rss_mib'])} |")
     w("")
-    write_latency = os.path.join("bench", "write-latency.md")
-    if FULL and os.path.exists(write_latency):
-        with open(write_latency) as f:
-            w(f.read().rstrip())
-        w("")
+    # Results of bench/scale.sh and of bench/write-latency.sh runs.
+    extras = [os.path.join("bench", "scale.md")]
+    extras += sorted(glob.glob(os.path.join("bench", "write-latency-*.md")))
+    for extra in extras:
+        if FULL and os.path.exists(extra):
+            with open(extra) as f:
+                w(f.read().rstrip())
+            w("")
     notes = os.path.join("bench", "NOTES.md")
     if FULL and os.path.exists(notes):
         with open(notes) as f:

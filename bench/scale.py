@@ -198,8 +198,9 @@ def write(imports, searches):
     w("")
     w("A request reads one index term's entries (Query, `limit + 1`) and the page's companies "
       "(one BatchGetItem): its time follows the page, not the table. The two-word search reads "
-      "`padaria` entries until 21 also hold a word starting with `sao` and one with `jo` (at most "
-      "1,000 per request).")
+      "`padaria` entries until 21 also hold a word starting with `sao` and one with `jo`, at most "
+      "1,000 per request: where the first 1,000 hold fewer, the page is shorter (possibly empty, with a "
+      "`next_cursor` that continues the reading), so a request's cost stays bounded whatever the words.")
     with open(OUT, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"wrote {OUT}")

@@ -3,7 +3,9 @@
 # at the working tree with the same profile, then measures both, one after the other, against
 # one DynamoDB Local through the Runtime-API harness (warm invocations of one process each).
 #
-#   bench/write-latency.sh [BASE_REV] [WARM]     defaults: HEAD~1, 500; writes target/bench-write/
+#   bench/write-latency.sh [BASE_REV] [WARM] [NAME]   defaults: HEAD~1, 500, change; writes
+#   target/bench-write/ and bench/write-latency-NAME.md (with bench/write-latency-NAME.txt: the
+#   heading and the paragraph that explains the change, if it exists)
 #
 # The release profile without fat LTO (build time on 2 cores): both sides alike.
 set -euo pipefail
@@ -11,6 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 base=${1:-HEAD~1}
 warm=${2:-500}
+name=${3:-change}
 out=target/bench-write
 mkdir -p "$out"
 export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
@@ -34,17 +37,21 @@ scripts/dynamodb-local.sh sh -c "
       --label after -- target/release/create-company >$out/after-\$round.json
   done"
 base_name=$(git log -1 --format='%h %s' "$base" | cut -c1-72)
-python3 - "$out" "$base_name" "$warm" "$(nproc)" "$(git rev-parse --short HEAD)" <<'PY' | tee bench/write-latency.md
-import json, sys
-out, base, warm, cores, head = sys.argv[1:]
-print("## Write latency before and after the change history")
+python3 - "$out" "$base_name" "$warm" "$(nproc)" "$(git rev-parse --short HEAD)" "$name" <<'PY' | tee "bench/write-latency-$name.md"
+import json, os, sys
+out, base, warm, cores, head, name = sys.argv[1:]
+explanation = f"bench/write-latency-{name}.txt"
+title, text = f"Write latency before and after: {name}", ""
+if os.path.exists(explanation):
+    title, _, text = open(explanation).read().partition("\n")
+print(f"## {title.strip()}")
 print()
-print(f"`bench/write-latency.sh` (base {base}; after: the tree at {head} with its working changes),")
-print(f"on this {cores}-core machine against DynamoDB Local: create-company's warm latency over {warm}")
-print("invocations of one process per round, the two builds alternating over two rounds, release")
-print("profile without fat LTO on both sides. Since the history, a create writes the company and its")
-print("first entry in one TransactWriteItems instead of one PutItem (on AWS a transaction also costs")
-print("twice the write units); reads are unchanged (the company item is still one GetItem).")
+print(f"`bench/write-latency.sh {base.split()[0]} {warm} {name}` (base {base}; after: the tree at")
+print(f"{head} with its working changes), on this {cores}-core machine against DynamoDB Local:")
+print(f"create-company's warm latency over {warm} invocations of one process per round, the two")
+print("builds alternating over two rounds, release profile without fat LTO on both sides.")
+if text.strip():
+    print(text.strip())
 print()
 print("| build | round | p50 (ms) | p90 (ms) | p99 (ms) |")
 print("|---|---:|---:|---:|---:|")
