@@ -21,6 +21,16 @@ FULL = MODE == "full"
 REPORT = "BENCHMARKS.md" if FULL else os.path.join(OUT, "BENCHMARKS.md")
 CHART = "bench/chart.svg" if FULL else os.path.join(OUT, "chart.svg")
 FUNCTIONS = ["get-company", "create-company"]
+# Every function that touches the table, and get-banks (the embedded registry).
+TABLE_FUNCTIONS = ["get-company", "list-companies", "get-company-history", "create-company", "update-company",
+                   "delete-company", "add-bank-account", "update-bank-account", "delete-bank-account"]
+MODES = ["plain", "tls"]
+PHASES = [("exec_to_main", "exec → main (loading, tokio runtime)"), ("logging", "logging set-up"),
+          ("client", "SDK config and client"), ("metrics", "metrics collector"),
+          ("runtime_to_first_next", "runtime start → first `next`"),
+          ("first_request", "first request in the handler (TLS, first DynamoDB call)"),
+          ("first_invocation_outside_handler", "first invocation outside the handler")]
+FLOOR_TARGETS = {"init": 1.5, "cold": 2.0, "python": 1 / 30, "zip_bytes": 2.0 * 1000 * 1000}
 
 # AWS Lambda arm64 prices (us-east-1, published list prices): per GB-second and per request.
 PRICE_GB_SECOND = 0.0000133334
@@ -162,14 +172,136 @@ def svg_chart(results):
             f'font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n{body}\n</svg>\n')
 
 
+def exists(name):
+    return os.path.exists(os.path.join(OUT, name))
+
+
+def cold_chart(runs):
+    """Grouped horizontal bars: cold start p50 of each function, Rust, floor and Python, per mode."""
+    rows = []
+    for mode in MODES:
+        rows.append((f"floor ({mode})", runs.get((mode, "floor")), "#2b8a3e"))
+        for fn in TABLE_FUNCTIONS + ["get-banks"]:
+            rows.append((f"{fn} ({mode})", runs.get((mode, "rust", fn)), "#d9480f" if mode == "plain" else "#e8590c"))
+        for fn in FUNCTIONS:
+            rows.append((f"python {fn} ({mode})", runs.get((mode, "python", fn)), "#1c7ed6"))
+    rows = [(label, r["cold_start_ms"]["p50"], color) for label, r, color in rows if r]
+    width, label_w, row_h = 900, 260, 18
+    hi = max(v for _, v, _ in rows)
+    lo = min(v for _, v, _ in rows)
+    lo, hi = 10 ** math.floor(math.log10(lo)), 10 ** math.ceil(math.log10(hi))
+    plot_w = width - label_w - 60
+
+    def x(v):
+        return label_w + plot_w * (math.log10(max(v, lo)) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+
+    parts = ['<text x="10" y="20" font-size="15" font-weight="bold">Cold start p50 (init + first invocation), ms, log scale</text>']
+    top = 34
+    decade = lo
+    while decade <= hi * 1.0001:
+        parts.append(f'<line x1="{x(decade):.1f}" y1="{top}" x2="{x(decade):.1f}" y2="{top + row_h * len(rows)}" stroke="#ddd"/>')
+        parts.append(f'<text x="{x(decade):.1f}" y="{top + row_h * len(rows) + 14}" font-size="11" text-anchor="middle">{decade:g}</text>')
+        decade *= 10
+    for i, (label, v, color) in enumerate(rows):
+        y = top + i * row_h
+        parts.append(f'<text x="10" y="{y + 13}" font-size="11">{label}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{max(1.0, x(v) - label_w):.1f}" height="{row_h - 6}" fill="{color}" fill-opacity="0.7"/>')
+        parts.append(f'<text x="{x(v) + 4:.1f}" y="{y + 13}" font-size="10">{v:.1f}</text>')
+    h = top + row_h * len(rows) + 30
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" font-family="sans-serif">\n'
+            f'<rect width="100%" height="100%" fill="white"/>\n' + "\n".join(parts) + "\n</svg>\n")
+
+
+def floor_section(w, sizes):
+    """Cold start of every function against the floor, in both modes, with the start-up phases."""
+    runs = {}
+    for mode in MODES:
+        if exists(f"{mode}-floor.json"):
+            runs[(mode, "floor")] = load(f"{mode}-floor.json")
+        for fn in TABLE_FUNCTIONS + ["get-banks"]:
+            if exists(f"{mode}-rust-{fn}.json"):
+                runs[(mode, "rust", fn)] = load(f"{mode}-rust-{fn}.json")
+        for fn in FUNCTIONS:
+            if exists(f"{mode}-python-{fn}.json"):
+                runs[(mode, "python", fn)] = load(f"{mode}-python-{fn}.json")
+    if ("plain", "floor") not in runs:
+        return None
+    chart = "bench/cold-start.svg" if FULL else os.path.join(OUT, "cold-start.svg")
+    with open(chart, "w") as f:
+        f.write(cold_chart(runs))
+    w("## Cold start against the floor, plain and under TLS")
+    w("")
+    w("The **floor** is a bare `lambda_http` function (`bench/floor`: no SDK, no logging, same release")
+    w("profile) in the same harness, every run. **plain**: the functions talk HTTP to DynamoDB Local;")
+    w("**tls**: DynamoDB Local sits behind a local TLS terminator (`bench/tls-proxy.py`) whose")
+    w("throwaway CA is appended to the system's trust bundle for the run (`SSL_CERT_FILE`,")
+    w("`AWS_CA_BUNDLE`), so Rust and Python both pay a real handshake and load a real root store on")
+    w("their first call, as on AWS. Python is the boto3 peer of get-company (the cheapest Python")
+    w("cold start; create-company's is alike). Write functions are measured on their first")
+    w("invocation each time (unique names and account numbers per invocation); delete-company and")
+    w("delete-bank-account delete their seeded item in the first cold start and answer 404 after")
+    w("reading the company in the others. p50 over the cold starts, milliseconds.")
+    w("")
+    floor = {mode: runs.get((mode, "floor")) for mode in MODES}
+    py = {mode: runs.get((mode, "python", "get-company")) for mode in MODES}
+    w("| function | init plain | × floor | cold start plain | × floor | ÷ Python plain | cold start TLS | ÷ Python TLS | statuses |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    worst = {"init": 0.0, "cold": 0.0, "python": 0.0}
+    fl = floor["plain"]
+    w(f"| **floor** | {fl['init_ms']['p50']:.2f} | 1.00 | {fl['cold_start_ms']['p50']:.2f} | 1.00 | "
+      f"1/{py['plain']['cold_start_ms']['p50'] / fl['cold_start_ms']['p50']:.0f} | "
+      f"{floor['tls']['cold_start_ms']['p50'] if floor.get('tls') else float('nan'):.2f} | | |")
+    for fn in TABLE_FUNCTIONS + ["get-banks"]:
+        r = runs.get(("plain", "rust", fn))
+        t = runs.get(("tls", "rust", fn))
+        if not r:
+            continue
+        init_x = r["init_ms"]["p50"] / fl["init_ms"]["p50"]
+        cold_x = r["cold_start_ms"]["p50"] / fl["cold_start_ms"]["p50"]
+        py_plain = r["cold_start_ms"]["p50"] / py["plain"]["cold_start_ms"]["p50"] if py["plain"] else float("nan")
+        py_tls = t["cold_start_ms"]["p50"] / py["tls"]["cold_start_ms"]["p50"] if t and py.get("tls") else float("nan")
+        if fn in TABLE_FUNCTIONS:
+            worst["init"] = max(worst["init"], init_x)
+            worst["cold"] = max(worst["cold"], cold_x)
+            worst["python"] = max(worst["python"], py_plain, py_tls if not math.isnan(py_tls) else 0)
+        statuses = ", ".join(f"{k.replace('Some(', '').replace(')', '')}×{v}" for k, v in r["statuses"].items())
+        w(f"| {fn} | {r['init_ms']['p50']:.2f} | {init_x:.2f} | {r['cold_start_ms']['p50']:.2f} | {cold_x:.2f} | "
+          f"1/{1 / py_plain:.0f} | {t['cold_start_ms']['p50'] if t else float('nan'):.2f} | "
+          f"{'1/%.0f' % (1 / py_tls) if not math.isnan(py_tls) else 'n/a'} | {statuses} |")
+    for mode in MODES:
+        if py.get(mode):
+            w(f"| python get-company ({mode}) | {py[mode]['init_ms']['p50']:.2f} | | {py[mode]['cold_start_ms']['p50']:.2f} | | | | | |")
+    w("")
+    w(f"![Cold start p50 of every function, the floor and Python, plain and TLS]({chart})")
+    w("")
+    w("Where start-up goes (plain mode, p50 ms; the functions report their phases on stderr when")
+    w("the harness sets `COMPANIES_INIT_PHASES`, the rest is the harness's own timing):")
+    w("")
+    shown = [fn for fn in ["get-company", "create-company", "list-companies"] if ("plain", "rust", fn) in runs]
+    w("| phase | " + " | ".join(f"{fn} plain" for fn in shown) + " | " + " | ".join(f"{fn} TLS" for fn in shown) + " |")
+    w("|---|" + "---:|" * (2 * len(shown)))
+    for key, label in PHASES:
+        cells = []
+        for mode in MODES:
+            for fn in shown:
+                r = runs.get((mode, "rust", fn))
+                v = r.get("phases_ms", {}).get(key, {}).get("p50") if r else None
+                cells.append(fmt(v, 3))
+        w(f"| {label} | " + " | ".join(cells) + " |")
+    w("")
+    return worst
+
+
 def main():
-    results = {(impl, fn): load(f"{impl}-{fn}.json") for impl in ("rust", "python") for fn in FUNCTIONS}
+    results = {(impl, fn): load(f"plain-{impl}-{fn}.json") for impl in ("rust", "python") for fn in FUNCTIONS}
     overhead = {fn: load(f"overhead-{fn}.json") for fn in FUNCTIONS}
     sizes = zipped_sizes() if FULL else {}
     crit = criterion() if FULL else {}
     m = machine()
     with open(CHART, "w") as f:
         f.write(svg_chart(results))
+    floor_lines = []
+    floor_worst = floor_section(floor_lines.append, sizes)
 
     lines = []
     w = lines.append
@@ -226,6 +358,7 @@ def main():
     w("")
     w("![Cold start and warm latency distributions](bench/chart.svg)")
     w("")
+    lines.extend(floor_lines)
     w("Handler overhead without the database (in process, in-memory store):")
     w("")
     w("| function | p50 (µs) | p99 (µs) | Criterion mean (µs) |")
@@ -279,8 +412,20 @@ def main():
     else:
         w("| zipped bootstrap ≤ 2.5 MB | not measured in this run | |")
     w(f"| peak RSS ≤ 24 MB | largest {rss:.1f} MiB | {verdict(rss <= TARGETS['rss_mib'])} |")
+    if floor_worst:
+        fi, fc, fp = floor_worst["init"], floor_worst["cold"], floor_worst["python"]
+        w(f"| init ≤ 1.5 × the floor's (p50, every table function, plain) | worst {fi:.2f} × | {verdict(fi <= FLOOR_TARGETS['init'])} |")
+        w(f"| cold start ≤ 2 × the floor's (p50, every table function, plain) | worst {fc:.2f} × | {verdict(fc <= FLOOR_TARGETS['cold'])} |")
+        w(f"| cold start ≤ 1/30 of Python + boto3 (p50, plain and TLS) | worst 1/{1 / fp:.0f} | {verdict(fp <= FLOOR_TARGETS['python'])} |")
+        if zmax is not None:
+            w(f"| zipped bootstrap ≤ 2.0 MB | largest {zmax / 1e6:.2f} MB | {verdict(zmax <= FLOOR_TARGETS['zip_bytes'])} |")
     w("")
-    # Results of bench/scale.sh and of bench/write-latency.sh runs.
+    bloat = os.path.join(OUT, "bloat.md")
+    if os.path.exists(bloat):
+        with open(bloat) as f:
+            w(f.read().rstrip())
+        w("")
+    # Results of bench/scale.sh (part of make bench) and of bench/write-latency.sh runs.
     extras = [os.path.join("bench", "scale.md")]
     extras += sorted(glob.glob(os.path.join("bench", "write-latency-*.md")))
     for extra in extras:

@@ -2,6 +2,7 @@
 //! runtime loop with one access-log line and one embedded-metrics document per request.
 
 use std::future::Future;
+use std::time::Instant;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{service_fn, Error, Request, RequestExt};
@@ -11,10 +12,31 @@ use crate::http::IntoResponse;
 use crate::store::{Deadlined, DynamoStore};
 use crate::telemetry::{self, RequestInfo, METRICS_NAMESPACE};
 
-/// Installs logging and builds the store from the environment (`TABLE_NAME`, SDK settings).
+/// When `COMPANIES_INIT_PHASES` is set (the benchmark harness sets it for its breakdown of
+/// start-up), writes how long the phase `name` took as one JSON line on stderr.
+fn phase(name: &str, value: u128) {
+    static ON: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var_os("COMPANIES_INIT_PHASES").is_some());
+    if *ON {
+        eprintln!(r#"{{"init_phase":"{name}","us":{value}}}"#);
+    }
+}
+
+/// Installs logging and builds the store from the Lambda environment (`TABLE_NAME`, region,
+/// credentials, endpoint: see [`DynamoStore::from_env`]).
 pub async fn init() -> Result<DynamoStore, Error> {
+    let main_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    phase("main_at_unix", main_at);
+    let started = Instant::now();
     telemetry::init();
-    DynamoStore::from_env().await.map_err(Error::from)
+    phase("logging", started.elapsed().as_micros());
+    let started = Instant::now();
+    let store = DynamoStore::from_env().map_err(Error::from)?;
+    phase("client", started.elapsed().as_micros());
+    Ok(store)
 }
 
 /// Serves `handler` on the Lambda runtime with a store whose calls share the invocation's time
@@ -70,8 +92,12 @@ where
     Fut: Future + Send,
     Fut::Output: IntoResponse,
 {
+    let started = Instant::now();
     let stage = std::env::var("STAGE").unwrap_or_else(|_| "local".into());
     let metrics = metrics_collector(function, stage)?;
+    phase("metrics", started.elapsed().as_micros());
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let first = &first;
     lambda_http::run(service_fn(|req: Request| {
         let request_id = req
             .lambda_context_ref()
@@ -81,6 +107,7 @@ where
         let path = req.uri().path().to_owned();
         let response = handler(req);
         async move {
+            let started = Instant::now();
             let info = RequestInfo {
                 function,
                 request_id: &request_id,
@@ -88,6 +115,9 @@ where
                 path: &path,
             };
             let response = telemetry::observe(info, response).await;
+            if first.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                phase("first_request", started.elapsed().as_micros());
+            }
             if let Err(e) = metrics
                 .set_property("request_id", request_id.as_str())
                 .flush(std::io::stdout().lock())

@@ -11,8 +11,11 @@ use lambda_http::{Body, Response};
 
 use crate::http::IntoResponse;
 use tracing::Instrument;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 tokio::task_local! {
     /// The function serving the request this task works for (set by [`observe`]).
@@ -49,22 +52,29 @@ where
         })
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info".to_owned());
-    let filter = EnvFilter::try_new(filter_directives(&level))
-        .unwrap_or_else(|_| EnvFilter::new(filter_directives("info")));
-    let builder = tracing_subscriber::fmt()
+    // Per-target levels without regular expressions (`Targets`, not `EnvFilter`): a smaller
+    // binary and less work at start-up. `RUST_LOG` takes `level` and `target=level` directives.
+    let filter: Targets = filter_directives(&level)
+        .parse()
+        .or_else(|_| filter_directives("info").parse())
+        .unwrap_or_default();
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)
-        .with_env_filter(filter)
         .with_target(false)
         .with_ansi(false);
     let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("text"));
     let _ = if text {
-        builder.try_init()
+        tracing_subscriber::registry()
+            .with(layer.with_filter(filter))
+            .try_init()
     } else {
-        builder
+        let json = layer
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(false);
+        tracing_subscriber::registry()
+            .with(json.with_filter(filter))
             .try_init()
     };
 }

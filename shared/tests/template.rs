@@ -787,3 +787,39 @@ fn the_openapi_reference_documents_every_operation_and_problem_type() {
         assert!(text.contains(kind), "openapi.yaml does not document {kind}");
     }
 }
+
+/// A function builds its DynamoDB client from the Lambda environment alone: the SDK's provider
+/// chains (aws-config, and the STS client it brings) and the regex engine of `EnvFilter` are not
+/// linked into any function (start-up and size: see BENCHMARKS.md).
+#[test]
+fn functions_link_neither_aws_config_nor_a_regex_engine() {
+    for entry in std::fs::read_dir(root().join("functions")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let out = std::process::Command::new(env!("CARGO"))
+            .args([
+                "tree",
+                "--offline",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+                "-p",
+                &name,
+            ])
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tree = String::from_utf8(out.stdout).unwrap();
+        for banned in ["aws-config ", "aws-sdk-sts ", "regex "] {
+            assert!(
+                !tree.lines().any(|l| l.starts_with(banned)),
+                "{name} links {banned}"
+            );
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! lambda-bench run --event events/get-company.json --cold 10 --warm 200 -- python3 -m awslambdaric handlers.get_company
 //! lambda-bench overhead --iterations 20000       # in-process handler overhead, in-memory store
 //! lambda-bench seed --event events/get-company.json   # creates the table and the company the event names
+//! lambda-bench probe --event events/get-company.json  # where a first DynamoDB call's time goes
 //! ```
 //!
 //! `run` starts the command with `AWS_LAMBDA_RUNTIME_API` pointing at itself, once per cold
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
             Some("run") => runtime_api::run(&args[1..]).await,
             Some("overhead") => overhead::run(&args[1..]).await,
             Some("seed") => overhead::seed(&args[1..]).await,
+            Some("probe") => overhead::probe(&args[1..]).await,
             _ => {
                 Err("usage: lambda-bench run|overhead|seed … (see the source's header)".to_owned())
             }

@@ -1,6 +1,7 @@
 //! A minimal Lambda Runtime API (2018-06-01) server that hands out events one at a time and
 //! times the function process answering them.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -95,13 +96,16 @@ async fn handle(
 struct Instance {
     child: tokio::process::Child,
     started: Instant,
+    /// Wall-clock time of the spawn, in µs since the epoch (to place the function's own
+    /// timestamps).
+    spawned_unix_us: u128,
     events: mpsc::Sender<String>,
     signals: mpsc::Receiver<Signal>,
     server: tokio::task::JoinHandle<()>,
 }
 
 impl Instance {
-    async fn start(command: &[String]) -> Result<Instance, String> {
+    async fn start(command: &[String], phases: bool) -> Result<Instance, String> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| e.to_string())?;
@@ -129,8 +133,16 @@ impl Instance {
                 });
             }
         });
+        let spawned_unix_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros())
+            .unwrap_or(0);
         let started = Instant::now();
-        let child = tokio::process::Command::new(&command[0])
+        let mut cmd = tokio::process::Command::new(&command[0]);
+        if phases {
+            cmd.env("COMPANIES_INIT_PHASES", "1");
+        }
+        let child = cmd
             .args(&command[1..])
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
@@ -141,13 +153,18 @@ impl Instance {
             .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(if phases {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", command[0]))?;
         Ok(Instance {
             child,
             started,
+            spawned_unix_us,
             events: event_tx,
             signals: signal_rx,
             server,
@@ -193,9 +210,31 @@ impl Instance {
             .ok()
     }
 
-    async fn stop(mut self) {
+    /// Stops the process; the start-up phases it reported on stderr (µs by phase name), with
+    /// `exec_to_main` placed against the spawn time.
+    async fn stop(mut self) -> BTreeMap<String, f64> {
         let _ = self.child.kill().await;
         self.server.abort();
+        let mut phases = BTreeMap::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            use tokio::io::AsyncReadExt;
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text).await;
+            for line in text.lines() {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                    continue;
+                };
+                if let (Some(name), Some(us)) = (v["init_phase"].as_str(), v["us"].as_u64()) {
+                    if name == "main_at_unix" {
+                        let since = u128::from(us).saturating_sub(self.spawned_unix_us);
+                        phases.insert("exec_to_main".into(), since as f64);
+                    } else {
+                        phases.insert(name.to_owned(), us as f64);
+                    }
+                }
+            }
+        }
+        phases
     }
 }
 
@@ -225,23 +264,37 @@ pub async fn run(args: &[String]) -> Result<String, String> {
     let cold: usize = flag(opts, "--cold", 5)?;
     let warm: usize = flag(opts, "--warm", 100)?;
     let label: String = flag(opts, "--label", command.join(" "))?;
+    let phases_wanted = opts.iter().any(|o| o == "--phases");
+    // `{{n}}` in the event becomes a number unique to each invocation (and to this run), so
+    // writes that would refuse a repeat (an account added twice, a company deleted twice) can
+    // be measured as the first of their kind every time.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() % 100_000)
+        .unwrap_or(0);
+    let mut counter = 0u64;
+    let mut next_event = || {
+        counter += 1;
+        event.replace("{{n}}", &format!("{nonce}{counter:05}"))
+    };
+    let mut phase_samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
 
     let (mut init, mut first, mut cold_total, mut warm_ms) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut statuses = std::collections::BTreeMap::<String, usize>::new();
+    let mut statuses = BTreeMap::<String, usize>::new();
     let mut peak_rss = Vec::new();
     for round in 0..cold.max(1) {
-        let mut instance = Instance::start(command).await?;
+        let mut instance = Instance::start(command, phases_wanted).await?;
         let asked = instance.wait_next().await?;
         let init_ms = (asked - instance.started).as_secs_f64() * 1e3;
-        let (took, status) = instance.invoke(&event).await?;
+        let (took, status) = instance.invoke(&next_event()).await?;
         *statuses.entry(format!("{status:?}")).or_default() += 1;
         init.push(init_ms);
         first.push(took.as_secs_f64() * 1e3);
         cold_total.push(init_ms + took.as_secs_f64() * 1e3);
         if round + 1 == cold.max(1) {
             for _ in 0..warm {
-                let (took, status) = instance.invoke(&event).await?;
+                let (took, status) = instance.invoke(&next_event()).await?;
                 *statuses.entry(format!("{status:?}")).or_default() += 1;
                 warm_ms.push(took.as_secs_f64() * 1e3);
             }
@@ -249,8 +302,30 @@ pub async fn run(args: &[String]) -> Result<String, String> {
         if let Some(kib) = instance.peak_rss_kib() {
             peak_rss.push(kib as f64);
         }
-        instance.stop().await;
+        let mut phases = instance.stop().await;
+        if !phases.is_empty() {
+            // What the function did not report: the runtime's own start (its client to the
+            // Runtime API, the first `next`), and the first invocation outside the handler.
+            let reported: f64 = ["exec_to_main", "logging", "client", "metrics"]
+                .iter()
+                .filter_map(|k| phases.get(*k))
+                .sum();
+            phases.insert("runtime_to_first_next".into(), init_ms * 1e3 - reported);
+            if let Some(handler) = phases.get("first_request").copied() {
+                phases.insert(
+                    "first_invocation_outside_handler".into(),
+                    took.as_secs_f64() * 1e6 - handler,
+                );
+            }
+        }
+        for (name, us) in phases {
+            phase_samples.entry(name).or_default().push(us / 1e3);
+        }
     }
+    let phases: serde_json::Map<String, serde_json::Value> = phase_samples
+        .into_iter()
+        .map(|(name, mut ms)| (name, summary(&mut ms)))
+        .collect();
     Ok(json!({
         "label": label,
         "command": command,
@@ -261,6 +336,7 @@ pub async fn run(args: &[String]) -> Result<String, String> {
         "warm_ms": summary(&mut warm_ms),
         "peak_rss_kib": summary(&mut peak_rss),
         "statuses": statuses,
+        "phases_ms": phases,
     })
     .to_string())
 }

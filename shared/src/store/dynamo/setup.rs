@@ -3,13 +3,18 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::client::Waiters;
-use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{Credentials, IdentityCache, Region, SharedHttpClient};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::Provider;
+use aws_smithy_http_client::Connector;
 
 use super::errors::sdk_error;
 use super::items::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
@@ -22,6 +27,43 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
 pub const MAX_ATTEMPTS: u32 = 3;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// The HTTP client: HTTPS on rustls with ring (the SDK's default would link aws-lc-rs), with
+/// the system's root certificates, set up when the first call needs it. (The SDK also builds a
+/// connector eagerly, to validate the configuration, when the client is created; given a plain
+/// HTTP one there, root certificates are read and parsed once, not twice.) An `http://`
+/// endpoint (DynamoDB Local) gets no TLS at all.
+fn http_client(endpoint: Option<&str>) -> SharedHttpClient {
+    let plain = endpoint.is_some_and(|url| url.starts_with("http://"));
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut builder = Connector::builder();
+        if let Some(settings) = settings {
+            builder = builder.connector_settings(settings.clone());
+        }
+        if let Some(sleep) = components.and_then(|c| c.sleep_impl()) {
+            builder = builder.sleep_impl(sleep);
+        }
+        if plain || settings.is_none() {
+            builder.build_http()
+        } else {
+            builder
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build()
+        }
+    })
+}
 
 /// The table's keys and index: what `template.yaml` declares and what
 /// [`DynamoStore::ensure_table`] creates.
@@ -74,57 +116,70 @@ impl DynamoStore {
         }
     }
 
-    /// Builds the client from the environment, as a Lambda does at start-up: region and
-    /// credentials from the default chain, endpoint from `AWS_ENDPOINT_URL_DYNAMODB` when set,
-    /// table from `TABLE_NAME`. Timeouts and retries fit inside the function timeout.
-    pub async fn from_env() -> Result<Self, String> {
-        let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
-        Ok(Self::connect(table).await)
+    /// Builds the client as a Lambda function does at start-up, from what the Lambda
+    /// environment provides: region (`AWS_REGION`) and credentials (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) from environment variables, the endpoint from
+    /// `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) when set, the table from `TABLE_NAME`.
+    /// No provider chains, no profile files, no instance metadata (a Lambda has none of them to
+    /// offer), and TLS set up on the first call rather than here (see [`http_client`]). Tools
+    /// that run on a workstation use [`DynamoStore::connect`] (feature `sdk-config`), which
+    /// reads profiles too.
+    pub fn from_env() -> Result<Self, String> {
+        let table = env("TABLE_NAME").ok_or("TABLE_NAME is not set")?;
+        let endpoint = env("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| env("AWS_ENDPOINT_URL"));
+        let region = env("AWS_REGION")
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".into());
+        let credentials = match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+            (Some(id), Some(secret)) => {
+                Credentials::new(id, secret, env("AWS_SESSION_TOKEN"), None, "environment")
+            }
+            // A local DynamoDB needs no real credentials.
+            _ if endpoint.is_some() => Credentials::new("local", "local", None, None, "local"),
+            _ => return Err("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".into()),
+        };
+        let mut config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(Region::new(region))
+            .credentials_provider(credentials)
+            // Static credentials: nothing to cache or refresh.
+            .identity_cache(IdentityCache::no_cache())
+            .timeout_config(timeouts())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .http_client(http_client(endpoint.as_deref()));
+        config.set_endpoint_url(endpoint);
+        Ok(Self::new(Client::from_conf(config.build()), table))
     }
 
-    /// Builds the client from the environment (see [`DynamoStore::from_env`]) for `table`.
+    /// Builds the client from the environment with the SDK's standard provider chains
+    /// (environment, profiles and SSO, container and instance credentials), for `table`.
+    #[cfg(feature = "sdk-config")]
     pub async fn connect(table: impl Into<String>) -> Self {
         Self::connect_to(table, None).await
     }
 
     /// Like [`DynamoStore::connect`], with an explicit endpoint (tests put a fault-injecting
     /// proxy there).
+    #[cfg(feature = "sdk-config")]
     pub async fn connect_to(table: impl Into<String>, endpoint: Option<&str>) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .operation_timeout(OPERATION_TIMEOUT)
-                    .build(),
-            )
-            .retry_config(
-                aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS),
-            );
-        let local = endpoint.is_some() || std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some();
+            .timeout_config(timeouts())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        let configured = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
+        let local = endpoint.or(configured.as_deref());
         // A local DynamoDB needs no real credentials; give it dummy ones rather than letting
         // the default chain probe for instance metadata.
-        if local && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        if local.is_some() && env("AWS_ACCESS_KEY_ID").is_none() {
             loader = loader
                 .credentials_provider(Credentials::new("local", "local", None, None, "local"));
         }
-        if std::env::var_os("AWS_REGION").is_none()
-            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
-        {
+        if env("AWS_REGION").is_none() && env("AWS_DEFAULT_REGION").is_none() {
             loader = loader.region(Region::new("us-east-1"));
         }
         if let Some(url) = endpoint {
             loader = loader.endpoint_url(url);
         }
-        // HTTPS on rustls with ring (the SDK's default client would link aws-lc-rs).
-        let tls = aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        );
-        loader = loader.http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(tls)
-                .build_https(),
-        );
+        loader = loader.http_client(http_client(local));
         let config = loader.load().await;
         Self::new(Client::new(&config), table)
     }
