@@ -49,7 +49,7 @@ if [ "$mode" = full ]; then
   [ -x .tools/cargo-bloat/bin/cargo-bloat ] || cargo install --quiet --locked cargo-bloat@0.12.1 --root .tools/cargo-bloat
   # Symbols kept (the release profile strips them), same profile otherwise; x86_64, the target
   # this machine builds natively (the arm64 artifact's total size is in the table above).
-  CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=target/bloat .tools/cargo-bloat/bin/cargo-bloat \
+  PATH="$root/.tools/cargo-bloat/bin:$PATH" CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=target/bloat cargo bloat \
     --release -p update-company --crates -n 30 --message-format json >"$out/bloat.json"
   python3 - "$out" <<'PY'
 import json, sys

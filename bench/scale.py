@@ -15,8 +15,8 @@ SIZES = [int(n) for n in os.environ["SCALE_SIZES"].split()]
 REPEAT = int(os.environ["SCALE_REPEAT"])
 OUT = os.environ["SCALE_OUT"]
 CLUSTER = os.environ["DATABASE_URL"]
-IMPORTER = "target/release/companies-import"
-API = "target/release/local-api"
+IMPORTER = os.path.join(os.environ.get("SCALE_BIN", "target/release"), "companies-import")
+API = os.path.join(os.environ.get("SCALE_BIN", "target/release"), "local-api")
 
 # The Flask service's schema, as the importer's tests use it.
 with open("tools/import/tests/fixtures/schema.sql") as f:

@@ -73,6 +73,13 @@ async def main():
         except OSError:
             writer.close()
             return
+        # Forward every write at once: with Nagle's algorithm on either leg, a small write
+        # waits for the peer's delayed acknowledgement (tens of milliseconds per round trip),
+        # a delay neither DynamoDB nor a real TLS terminator adds.
+        for w in (writer, up_writer):
+            sock = w.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
     sock = socket.socket()
