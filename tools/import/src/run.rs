@@ -17,7 +17,7 @@ use crate::progress::Progress;
 use crate::source;
 
 /// Attempts at writing one company while DynamoDB is unavailable or throttling (beyond the
-/// SDK's own retries), backing off from 200 ms to about 25 s.
+/// SDK's own retries), backing off from 200 ms to about 13 s.
 const WRITE_ATTEMPTS: u32 = 8;
 
 pub struct Options {
