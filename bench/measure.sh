@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs inside scripts/dynamodb-local.sh (AWS_ENDPOINT_URL_DYNAMODB set), plain or (through
 # bench/with-tls.sh) behind TLS: seeds a table for the mode, then measures the floor (a bare
-# lambda_http function), every function and the Python peer on the same server.
+# lambda_http function; in plain mode also the floor plus get-company's GetItem), every function
+# and the Python peer on the same server.
 #
 #   bench/measure.sh plain|tls
 set -euo pipefail
@@ -13,9 +14,21 @@ export TABLE_NAME=bench-$mode AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 
 for event in bench/events/*.json; do "$bench" seed --event "$event" >/dev/null; done
 # The functions that touch the table, then get-banks (the registry, no table).
 table_functions="get-company list-companies get-company-history create-company update-company delete-company add-bank-account update-bank-account delete-bank-account"
+# Warm DynamoDB Local's read and transaction paths (its JIT) before measuring anything, so that
+# whichever runs first does not pay for the others; nothing of this is recorded.
+echo "bench [$mode]: warming DynamoDB Local" >&2
+for fn in get-company create-company; do
+  "$bench" run --event "bench/events/$fn.json" --cold 2 --warm "$BENCH_WARM" --label warm-up -- "$BENCH_BIN/$fn" >/dev/null
+done
 echo "bench [$mode]: floor" >&2
 "$bench" run --event bench/events/get-company.json --cold "$BENCH_COLD" --warm "$BENCH_WARM" --label "floor" \
   -- "$BENCH_BIN/floor" >"$BENCH_OUT/$mode-floor.json"
+if [ "$mode" = plain ]; then
+  # The floor plus get-company's GetItem, without the SDK (plain HTTP only).
+  echo "bench [$mode]: floor-call" >&2
+  "$bench" run --event bench/events/get-company.json --cold "$BENCH_COLD" --warm "$BENCH_WARM" --label "floor-call" \
+    -- "$BENCH_BIN/floor-call" >"$BENCH_OUT/$mode-floor-call.json"
+fi
 for fn in $table_functions get-banks; do
   # Warm latency of the two functions the Python peer also has; cold starts of all.
   case "$fn" in get-company|create-company) warm=$BENCH_WARM ;; *) warm=0 ;; esac
@@ -23,6 +36,14 @@ for fn in $table_functions get-banks; do
   "$bench" run --phases --event "bench/events/$fn.json" --cold "$BENCH_COLD" --warm "$warm" --label "rust $fn" \
     -- "$BENCH_BIN/$fn" >"$BENCH_OUT/$mode-rust-$fn.json"
 done
+if [ "$mode" = tls ]; then
+  # Trust from a one-certificate bundle: what the functions' compiled-in roots cost on AWS,
+  # where no bundle is named (nothing to read or parse), against the system bundle above.
+  echo "bench [$mode]: get-company, CA alone" >&2
+  AWS_CA_BUNDLE="$BENCH_TLS_CA" SSL_CERT_FILE="$BENCH_TLS_CA" "$bench" run --phases --event bench/events/get-company.json \
+    --cold "$BENCH_COLD" --warm 0 --label "rust get-company (CA alone)" \
+    -- "$BENCH_BIN/get-company" >"$BENCH_OUT/$mode-rust-get-company-ca-only.json"
+fi
 for fn in get-company create-company; do
   handler=${fn//-/_}
   echo "bench [$mode]: $fn (Python)" >&2

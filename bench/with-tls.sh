@@ -13,5 +13,7 @@ trap 'kill "$proxy" 2>/dev/null || true' EXIT
 read -r url <"$fifo"
 [ -n "$url" ] || { echo "tls: the proxy did not start" >&2; cat "$dir/proxy.log" >&2; exit 1; }
 echo "tls: DynamoDB Local behind TLS at $url (throwaway CA in $dir)" >&2
-export AWS_ENDPOINT_URL_DYNAMODB="$url" SSL_CERT_FILE="$dir/bundle.pem" AWS_CA_BUNDLE="$dir/bundle.pem"
+# BENCH_TLS_CA: the throwaway CA alone, for the run that measures trust without a bundle to parse.
+export AWS_ENDPOINT_URL_DYNAMODB="$url" SSL_CERT_FILE="$dir/bundle.pem" AWS_CA_BUNDLE="$dir/bundle.pem" \
+  BENCH_TLS_CA="$dir/ca.crt"
 "$@"

@@ -1,7 +1,8 @@
 """get-company and create-company in Python 3 + boto3: the peer the Rust functions are measured
-against. Same table, same item shape, same API answers; written the way a Python team would
-write a Lambda: clients built at import (reused while the instance is warm), exact Decimal money,
-validation before any write, a conditional put.
+against. Same table, same item shape, same API answers, same writes (a create writes the company,
+its history entry and its name-index entries in one transaction, as the Rust function does);
+written the way a Python team would write a Lambda: clients built at import (reused while the
+instance is warm), exact Decimal money, validation before any write, conditional writes.
 
 Run under the Lambda runtime interface client:  python -m awslambdaric handlers.get_company
 """
@@ -10,6 +11,8 @@ import csv
 import json
 import os
 import re
+import time
+import unicodedata
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -17,6 +20,9 @@ from decimal import Decimal, InvalidOperation
 import boto3
 
 TABLE = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+CLIENT = TABLE.meta.client  # the resource's client: it converts Python values to DynamoDB's types
+HISTORY_DAYS = 5 * 365
+MAX_PREFIX_CHARS = 10
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(_HERE, "..", "..", "shared", "data", "banks.csv"), encoding="utf-8") as f:
@@ -169,6 +175,45 @@ def create_company(event, context):
         item["tax_id"] = tax_id
     if doc.get("address"):
         item["address"] = doc["address"]  # the peer keeps address validation out of scope
-    TABLE.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+    _create(item, now)
     headers = dict(JSON, location=f"/companies/{company_id}", etag='"1"')
     return {"statusCode": 201, "headers": headers, "body": json.dumps(_company_json(item))}
+
+
+def _words(name):
+    folded = "".join(c for c in unicodedata.normalize("NFD", name) if not unicodedata.combining(c)).lower()
+    return re.findall(r"[^\W_]+", folded)
+
+
+def _index_terms(words):
+    terms = {""}
+    for word in words:
+        terms.update(word[:n] for n in range(1, min(len(word), MAX_PREFIX_CHARS) + 1))
+    return sorted(terms)
+
+
+def _put(item, condition=True):
+    put = {"TableName": TABLE.name, "Item": item}
+    if condition:
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    return {"Put": put}
+
+
+def _create(item, now):
+    """The company, its history entry and its name-index entries, in one transaction."""
+    company_id, token = item["id"], str(uuid.uuid4())
+    entry = {"version": 1, "at": now, "operation": "create", "actor": "anonymous",
+             "request_id": "", "changes": _company_json(item)}
+    words = _words(item["company_name"])
+    name_key = ".".join(words)
+    parts = [
+        _put(dict(item, write_token=token)),
+        _put({"pk": item["pk"], "sk": f"HISTORY#{1:020}", "entry": json.dumps(entry), "write_token": token,
+              "expires_at": int(time.time()) + HISTORY_DAYS * 86400}),
+    ]
+    parts += [
+        _put({"pk": f"NAME#{term}", "sk": f"{name_key} {company_id}", "name_key": name_key, "company_id": company_id},
+             condition=False)
+        for term in _index_terms(words)
+    ]
+    CLIENT.transact_write_items(TransactItems=parts)

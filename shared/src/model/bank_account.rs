@@ -48,7 +48,7 @@ impl BankCode {
 
     /// The registered name of the bank (empty only if the registry lost the code).
     pub fn name(&self) -> &'static str {
-        banks::by_code(&self.0).map_or("", |b| b.name.as_str())
+        banks::by_code(&self.0).map_or("", |b| b.name)
     }
 }
 

@@ -89,7 +89,7 @@ mod tests {
     fn accepts_every_real_cnpj_in_the_bank_registry() {
         let mut seen = 0;
         for bank in crate::banks::all() {
-            let cnpj = Cnpj::parse(&bank.cnpj).unwrap_or_else(|e| panic!("{}: {e}", bank.cnpj));
+            let cnpj = Cnpj::parse(bank.cnpj).unwrap_or_else(|e| panic!("{}: {e}", bank.cnpj));
             let digits: String = bank.cnpj.chars().filter(char::is_ascii_digit).collect();
             assert_eq!(cnpj.as_str(), digits);
             seen += 1;

@@ -1,10 +1,11 @@
 //! What only real DynamoDB and AWS do, shown on the DynamoDB-backed API through a proxy in front
 //! of DynamoDB Local that behaves the way DynamoDB does under load: throttling, 500s and 503s,
 //! cancelled transactions, transaction conflicts on single-item writes (once and persistently),
-//! replies lost after the write committed, cut response bodies, stalls, and slow-but-successful
-//! calls that exhaust the request's time budget. The client never gets a bare 500 or internal
-//! text; a transient fault is retried or answered 503 + Retry-After with nothing written; a write
-//! whose reply was lost is answered as if it ran once, and the table shows it landed once.
+//! replies lost after the write committed, connections closed without an answer (before and after
+//! the write committed), cut response bodies, stalls, and slow-but-successful calls that exhaust
+//! the request's time budget. The client never gets a bare 500 or internal text; a transient
+//! fault is retried or answered 503 + Retry-After with nothing written; a write whose reply was
+//! lost is answered as if it ran once, and the table shows it landed once.
 
 mod common;
 
@@ -41,6 +42,11 @@ enum Kind {
     LoseReply,
     /// Forwards the call and answers 200 with half of its body.
     CutBody,
+    /// Closes the connection without an answer and without forwarding the call, as a load
+    /// balancer does to a kept-alive connection it has dropped while the function was frozen.
+    HangUp,
+    /// Forwards the call (it commits), then closes the connection without an answer.
+    HangUpAfterCommit,
     /// Waits this many milliseconds, then forwards the call.
     Delay(u64),
     /// Answers a BatchGetItem with nothing read and every key unprocessed, as DynamoDB does
@@ -101,7 +107,7 @@ async fn forward(
     req: hyper::Request<Incoming>,
     fault: &Mutex<Option<Fault>>,
     committed: &Notify,
-) -> hyper::Response<Full<Bytes>> {
+) -> Option<hyper::Response<Full<Bytes>>> {
     let target = req
         .headers()
         .get("x-amz-target")
@@ -116,35 +122,13 @@ async fn forward(
         .unwrap_or_default();
     let kind = take(fault, &target);
     match kind {
-        Some(Kind::Throttle) => return canned(400, "ThrottlingException", ""),
-        Some(Kind::ServerError) => return canned(500, "InternalServerError", ""),
-        Some(Kind::Unavailable) => return canned(503, "ServiceUnavailable", ""),
-        Some(Kind::CancelThrottled) if target.ends_with("TransactWriteItems") => {
-            return canned(
-                400,
-                "TransactionCanceledException",
-                r#","CancellationReasons":[{"Code":"ThrottlingError"}]"#,
-            )
-        }
-        Some(Kind::CancelConflict) => {
-            return canned(
-                400,
-                "TransactionCanceledException",
-                r#","CancellationReasons":[{"Code":"None"},{"Code":"TransactionConflict"}]"#,
-            )
-        }
-        Some(Kind::Conflict) => return canned(400, "TransactionConflictException", ""),
+        Some(Kind::HangUp) => return None,
         Some(Kind::Delay(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
-        Some(Kind::Unprocessed) => {
-            let request: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            let body = json!({"Responses": {}, "UnprocessedKeys": request["RequestItems"]});
-            return hyper::Response::builder()
-                .status(200)
-                .header("content-type", "application/x-amz-json-1.0")
-                .body(Full::new(Bytes::from(body.to_string())))
-                .unwrap();
+        _ => {
+            if let Some(answer) = canned_fault(kind, &target, &bytes) {
+                return Some(answer);
+            }
         }
-        _ => {}
     }
     let (builder, mut body) = pass_through(client, &parts.headers, bytes).await;
     match kind {
@@ -153,10 +137,45 @@ async fn forward(
             committed.notify_one();
             tokio::time::sleep(Duration::from_millis(2_500)).await;
         }
+        Some(Kind::HangUpAfterCommit) => return None,
         Some(Kind::CutBody) => body = body.slice(..body.len() / 2),
         _ => {}
     }
-    builder.body(Full::new(body)).unwrap()
+    Some(builder.body(Full::new(body)).unwrap())
+}
+
+/// The answer the proxy makes up instead of forwarding the call, if `kind` is one of those.
+fn canned_fault(
+    kind: Option<Kind>,
+    target: &str,
+    bytes: &Bytes,
+) -> Option<hyper::Response<Full<Bytes>>> {
+    Some(match kind? {
+        Kind::Throttle => canned(400, "ThrottlingException", ""),
+        Kind::ServerError => canned(500, "InternalServerError", ""),
+        Kind::Unavailable => canned(503, "ServiceUnavailable", ""),
+        Kind::CancelThrottled if target.ends_with("TransactWriteItems") => canned(
+            400,
+            "TransactionCanceledException",
+            r#","CancellationReasons":[{"Code":"ThrottlingError"}]"#,
+        ),
+        Kind::CancelConflict => canned(
+            400,
+            "TransactionCanceledException",
+            r#","CancellationReasons":[{"Code":"None"},{"Code":"TransactionConflict"}]"#,
+        ),
+        Kind::Conflict => canned(400, "TransactionConflictException", ""),
+        Kind::Unprocessed => {
+            let request: Value = serde_json::from_slice(bytes).unwrap_or_default();
+            let body = json!({"Responses": {}, "UnprocessedKeys": request["RequestItems"]});
+            hyper::Response::builder()
+                .status(200)
+                .header("content-type", "application/x-amz-json-1.0")
+                .body(Full::new(Bytes::from(body.to_string())))
+                .unwrap()
+        }
+        _ => return None,
+    })
 }
 
 impl FaultProxy {
@@ -329,12 +348,23 @@ async fn a_passing_transaction_conflict_is_retried() {
 /// timeout, so the SDK retried and the retry's condition failed) is answered as if it ran once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_whose_reply_was_lost_is_answered_as_done() {
+    each_write_is_answered_as_done_when(Kind::LoseReply).await;
+}
+
+/// The same when the connection is closed after the write committed (an I/O error rather than
+/// a timeout: the SDK retries it at once, on a new connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_connection_dropped_after_it_committed_is_answered_as_done() {
+    each_write_is_answered_as_done_when(Kind::HangUpAfterCommit).await;
+}
+
+async fn each_write_is_answered_as_done_when(lost: Kind) {
     let Some((proxy, api, truth)) = setup(Duration::from_secs(8)).await else {
         return;
     };
 
     // Create, a single PutItem.
-    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", 1);
     let r = api.post(&acme()).await;
     assert!(proxy.used_up(), "the fault was not hit");
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -346,7 +376,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     assert_eq!(stored, body);
 
     // Create with a CNPJ and an Idempotency-Key: one transaction.
-    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", 1);
     let r = api
         .send_with(
             "POST",
@@ -377,7 +407,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     );
 
     // PATCH with If-Match: 200, never a 412 for its own write; the version moved once.
-    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", 1);
     let r = api
         .patch(&id, &json!({"declared_billing": "2500.00"}), Some("\"1\""))
         .await;
@@ -394,7 +424,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     );
 
     // PUT without If-Match.
-    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", 1);
     let r = api
         .put(
             &id,
@@ -409,7 +439,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     // The three bank-account writes.
     let path = format!("/companies/{id}/bank-accounts");
     let account = json!({"bank_code": "260", "agency": "0001", "account_number": "98765432-1"});
-    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", 1);
     let r = api
         .send_with("POST", &path, &[("if-match", "\"3\"")], Some(&account))
         .await;
@@ -420,7 +450,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     );
     let added: Value = r.json().await.unwrap();
     let account_path = format!("{path}/{}", added["id"].as_str().unwrap());
-    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", 1);
     let r = api
         .send_with(
             "PATCH",
@@ -430,7 +460,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", 1);
     let r = api
         .send_with("DELETE", &account_path, &[("if-match", "\"5\"")], None)
         .await;
@@ -453,7 +483,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     assert_eq!(versions, [6, 5, 4, 3, 2, 1], "one entry per landed write");
 
     // DELETE with If-Match (a transaction with its tombstone): 204, never a 404 or 412.
-    proxy.set(Kind::LoseReply, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", 1);
     let r = api.delete(&id, Some("\"6\"")).await;
     assert!(proxy.used_up());
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
@@ -462,6 +492,35 @@ async fn a_write_whose_reply_was_lost_is_answered_as_done() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(company_count(&truth).await, 1);
+    common::assert_logs_masked();
+}
+
+/// A connection closed without an answer (what a kept-alive connection dropped by the far end
+/// while the function was frozen looks like) is retried on a new connection: the read and the
+/// write succeed, the write lands once. When every connection is dropped, the answer is a 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_is_retried_on_a_new_one() {
+    let Some((proxy, api, truth)) = setup(Duration::from_secs(8)).await else {
+        return;
+    };
+    let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
+
+    proxy.set(Kind::HangUp, "GetItem", 1);
+    let r = api.get(&format!("/companies/{id}")).await;
+    assert!(proxy.used_up(), "the fault was not hit");
+    assert_eq!(r.status(), StatusCode::OK);
+
+    proxy.set(Kind::HangUp, "TransactWriteItems", 2);
+    let r = api.post(&full()).await;
+    assert!(proxy.used_up());
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(company_count(&truth).await, 2, "landed once");
+
+    proxy.set(Kind::HangUp, "", ALWAYS);
+    assert_unavailable(api.get(&format!("/companies/{id}")).await).await;
+    assert_unavailable(api.post(&acme()).await).await;
+    proxy.clear();
+    assert_eq!(company_count(&truth).await, 2, "nothing written");
     common::assert_logs_masked();
 }
 

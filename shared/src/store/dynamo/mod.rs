@@ -17,6 +17,7 @@
 #[cfg(feature = "test-support")]
 pub mod audit;
 mod errors;
+mod http;
 pub mod items;
 mod names;
 mod send;

@@ -5,18 +5,16 @@ use std::time::Duration;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{Credentials, IdentityCache, Region, SharedHttpClient};
+use aws_sdk_dynamodb::config::{Credentials, IdentityCache, Region};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
-use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
-use aws_smithy_http_client::tls::Provider;
-use aws_smithy_http_client::Connector;
 
 use super::errors::sdk_error;
+use super::http::{http_client, Transport};
 use super::items::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use super::DynamoStore;
 use crate::store::StoreError;
@@ -38,31 +36,6 @@ fn timeouts() -> TimeoutConfig {
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
         .operation_timeout(OPERATION_TIMEOUT)
         .build()
-}
-
-/// The HTTP client: HTTPS on rustls with ring (the SDK's default would link aws-lc-rs), with
-/// the system's root certificates, set up when the first call needs it. (The SDK also builds a
-/// connector eagerly, to validate the configuration, when the client is created; given a plain
-/// HTTP one there, root certificates are read and parsed once, not twice.) An `http://`
-/// endpoint (DynamoDB Local) gets no TLS at all.
-fn http_client(endpoint: Option<&str>) -> SharedHttpClient {
-    let plain = endpoint.is_some_and(|url| url.starts_with("http://"));
-    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
-        let mut builder = Connector::builder();
-        if let Some(settings) = settings {
-            builder = builder.connector_settings(settings.clone());
-        }
-        if let Some(sleep) = components.and_then(|c| c.sleep_impl()) {
-            builder = builder.sleep_impl(sleep);
-        }
-        if plain || settings.is_none() {
-            builder.build_http()
-        } else {
-            builder
-                .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                .build()
-        }
-    })
 }
 
 /// The table's keys and index: what `template.yaml` declares and what
@@ -121,7 +94,7 @@ impl DynamoStore {
     /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) from environment variables, the endpoint from
     /// `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) when set, the table from `TABLE_NAME`.
     /// No provider chains, no profile files, no instance metadata (a Lambda has none of them to
-    /// offer), and TLS set up on the first call rather than here (see [`http_client`]). Tools
+    /// offer), and TLS set up on the first call rather than here (see `http.rs`). Tools
     /// that run on a workstation use [`DynamoStore::connect`] (feature `sdk-config`), which
     /// reads profiles too.
     pub fn from_env() -> Result<Self, String> {
@@ -146,7 +119,7 @@ impl DynamoStore {
             .identity_cache(IdentityCache::no_cache())
             .timeout_config(timeouts())
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .http_client(http_client(endpoint.as_deref()));
+            .http_client(http_client(Transport::for_endpoint(endpoint.as_deref())));
         config.set_endpoint_url(endpoint);
         Ok(Self::new(Client::from_conf(config.build()), table))
     }
@@ -179,7 +152,7 @@ impl DynamoStore {
         if let Some(url) = endpoint {
             loader = loader.endpoint_url(url);
         }
-        loader = loader.http_client(http_client(local));
+        loader = loader.http_client(http_client(Transport::for_endpoint(local)));
         let config = loader.load().await;
         Self::new(Client::new(&config), table)
     }

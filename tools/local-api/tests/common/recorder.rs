@@ -3,7 +3,6 @@
 //! hold what the code does against what its IAM policy grants (the operation registry).
 
 use std::collections::BTreeSet;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use companies::operations::{by_name, On};
@@ -22,11 +21,12 @@ pub fn upstream() -> String {
     std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap()
 }
 
-/// Serves HTTP/1.1 on a fresh loopback port with `handle`, until the test ends; its URL.
+/// Serves HTTP/1.1 on a fresh loopback port with `handle`, until the test ends; its URL. Where
+/// `handle` answers `None`, the connection is closed without an answer.
 pub async fn serve_proxy<F, Fut>(handle: F) -> String
 where
     F: Fn(hyper::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
+    Fut: std::future::Future<Output = Option<hyper::Response<Full<Bytes>>>> + Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -36,7 +36,7 @@ where
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
                     let response = handle(req);
-                    async move { Ok::<_, Infallible>(response.await) }
+                    async move { response.await.ok_or(HungUp) }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -46,6 +46,18 @@ where
     });
     url
 }
+
+/// The proxy closed a connection without answering.
+#[derive(Debug)]
+struct HungUp;
+
+impl std::fmt::Display for HungUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the proxy hung up")
+    }
+}
+
+impl std::error::Error for HungUp {}
 
 /// (function, action, resource): `dynamodb:GetItem`, `table` or `index/<name>`.
 pub type Call = (String, String, String);
@@ -148,7 +160,7 @@ impl Recorder {
         let client = reqwest::Client::new();
         let url = serve_proxy(move |req| {
             let (calls, client) = (Arc::clone(&shared), client.clone());
-            async move { forward(&client, req, &calls).await }
+            async move { Some(forward(&client, req, &calls).await) }
         })
         .await;
         Recorder { url, calls }
