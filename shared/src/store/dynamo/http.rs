@@ -12,10 +12,10 @@
 //!
 //! Trust: the PEM file named by `AWS_CA_BUNDLE` or `SSL_CERT_FILE` when either is set (a CA of
 //! one's own, as with boto3 and OpenSSL), otherwise Mozilla's roots compiled in (webpki-roots),
-//! as boto3 ships certifi's: nothing to read or parse at run time. Reading and parsing the
-//! system's bundle took about 3 ms of a first call on the benchmark machine, several times that
-//! on a 128 MB function's share of a CPU (BENCHMARKS.md). The connector is built on the first
-//! call, not when the client is.
+//! as boto3 ships certifi's: nothing to read or parse at run time. Finding, reading and decoding
+//! the system's bundle (`rustls-native-certs`) took 2.5–3.4 ms of a first call on the benchmark
+//! machine, and a 128 MB function gets a fraction of a CPU (bench/NOTES.md). The connector is
+//! built on the first call, not when the client is.
 
 use std::error::Error;
 use std::sync::{Arc, Mutex};
@@ -48,7 +48,7 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Where the client sends its requests, which decides whether it needs root certificates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
-    /// `https://` endpoints (AWS): TLS with the system's root certificates.
+    /// `https://` endpoints (AWS): TLS, trusting the roots described above.
     Tls,
     /// An `http://` endpoint (DynamoDB Local): no TLS, no certificates read.
     Plain,
