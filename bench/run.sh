@@ -65,6 +65,6 @@ open(f"{out}/bloat.md", "w").write("\n".join(lines) + "\n")
 PY
 fi
 # Import and search at scale (bench/scale.md, which the report includes); BENCH_SCALE=0 skips it
-# (about half of a full run: DynamoDB Local writes some 86 companies a second).
+# (about half of a full run: DynamoDB Local writes some 90 companies a second).
 if [ "${BENCH_SCALE:-1}" != 0 ]; then bench/scale.sh "$mode"; fi
 python3 bench/report.py "$mode" "$out"
