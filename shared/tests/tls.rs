@@ -73,6 +73,8 @@ struct Seen {
     /// The protocol each accepted connection negotiated by ALPN ("" for none).
     protocols: Mutex<Vec<String>>,
     failed_handshakes: AtomicUsize,
+    /// Told after each failed handshake: the server finishes its side after the client gave up.
+    handshake_failed: tokio::sync::Notify,
 }
 
 /// A TLS terminator on a loopback port that forwards each connection to `upstream` (plain
@@ -111,6 +113,7 @@ async fn terminator(certificates: &Certificates, upstream: &str) -> (String, Arc
                     Ok(tls) => tls,
                     Err(_) => {
                         seen.failed_handshakes.fetch_add(1, Ordering::SeqCst);
+                        seen.handshake_failed.notify_one();
                         return;
                     }
                 };
@@ -173,6 +176,8 @@ fn the_functions_client_speaks_http1_over_verified_tls() {
         std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", &url);
         let store = DynamoStore::from_env().unwrap();
         assert!(store.get(id).await.is_err());
+        // The client's attempts are over; wait for the server to finish the first one's side.
+        seen.handshake_failed.notified().await;
         assert_eq!(
             seen.failed_handshakes.load(Ordering::SeqCst),
             1,
