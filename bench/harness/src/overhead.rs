@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use companies::http::IntoResponse;
 use companies::model::{input, now, Audit, ChangeKind, Company};
-use companies::routes::{self, Resolved};
+use companies::routes::{self, Resolved, Route};
 use companies::store::{CompanyCreator, DynamoStore, MemoryStore, StoreError};
 use serde_json::json;
 
@@ -59,6 +59,15 @@ pub async fn seed(args: &[String]) -> Result<String, String> {
     Ok(json!({"seeded": path}).to_string())
 }
 
+/// The route a sample event's method and path resolve to.
+fn route_of(event: &str) -> Result<Route, String> {
+    let probe = lambda_http::request::from_str(event).map_err(|e| e.to_string())?;
+    match routes::resolve(probe.method().as_str(), probe.uri().path()) {
+        Resolved::Found(route, _) => Ok(route),
+        _ => Err("the event matches no route".into()),
+    }
+}
+
 /// `overhead --event F --iterations N`: times N calls of the event's handler in process.
 pub async fn run(args: &[String]) -> Result<String, String> {
     let path: String = flag(args, "--event", String::new())?;
@@ -71,11 +80,7 @@ pub async fn run(args: &[String]) -> Result<String, String> {
             .await
             .map_err(|e| e.to_string())?;
     }
-    let probe = lambda_http::request::from_str(&event).map_err(|e| e.to_string())?;
-    let Resolved::Found(route, _) = routes::resolve(probe.method().as_str(), probe.uri().path())
-    else {
-        return Err("the event matches no route".into());
-    };
+    let route = route_of(&event)?;
     let mut samples = Vec::with_capacity(iterations);
     let mut first = None;
     let mut status = 0;
@@ -115,11 +120,7 @@ pub async fn run(args: &[String]) -> Result<String, String> {
 pub async fn probe(args: &[String]) -> Result<String, String> {
     let path: String = flag(args, "--event", String::new())?;
     let event = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-    let probe = lambda_http::request::from_str(&event).map_err(|e| e.to_string())?;
-    let Resolved::Found(route, _) = routes::resolve(probe.method().as_str(), probe.uri().path())
-    else {
-        return Err("the event matches no route".into());
-    };
+    let route = route_of(&event)?;
     let nonce = std::process::id();
     let call = |store: DynamoStore, n: u32| {
         let event = event.replace("{{n}}", &format!("{nonce}{n:03}"));

@@ -40,6 +40,8 @@ use rustls::pki_types::pem::{Error as PemError, PemObject};
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
+use super::setup::env;
+
 type BoxError = Box<dyn Error + Send + Sync>;
 
 /// How long an idle pooled connection is kept (the SDK's stock connector's default).
@@ -148,9 +150,7 @@ impl Http1Connector {
 
 /// The CA bundle the environment names, if any: `AWS_CA_BUNDLE`, then `SSL_CERT_FILE`.
 fn ca_bundle() -> Option<String> {
-    ["AWS_CA_BUNDLE", "SSL_CERT_FILE"]
-        .into_iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    env("AWS_CA_BUNDLE").or_else(|| env("SSL_CERT_FILE"))
 }
 
 /// The certificates of the PEM file `bundle`, or Mozilla's roots compiled in.

@@ -26,7 +26,8 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
 pub const MAX_ATTEMPTS: u32 = 3;
 
-fn env(name: &str) -> Option<String> {
+/// The environment variable `name`, unless unset or empty.
+pub(super) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
