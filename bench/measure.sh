@@ -30,11 +30,13 @@ if [ "$mode" = plain ]; then
     -- "$BENCH_BIN/floor-call" >"$BENCH_OUT/$mode-floor-call.json"
 fi
 for fn in $table_functions get-banks; do
-  # Warm latency of the two functions the Python peer also has; cold starts of all.
+  # Warm latency of the two functions the Python peer also has; cold starts of all, each right
+  # after one of the floor's (`--baseline`), so each ratio to the floor pairs starts made
+  # under the same load.
   case "$fn" in get-company|create-company) warm=$BENCH_WARM ;; *) warm=0 ;; esac
   echo "bench [$mode]: $fn" >&2
-  "$bench" run --phases --event "bench/events/$fn.json" --cold "$BENCH_COLD" --warm "$warm" --label "rust $fn" \
-    -- "$BENCH_BIN/$fn" >"$BENCH_OUT/$mode-rust-$fn.json"
+  "$bench" run --phases --baseline "$BENCH_BIN/floor" --event "bench/events/$fn.json" --cold "$BENCH_COLD" \
+    --warm "$warm" --label "rust $fn" -- "$BENCH_BIN/$fn" >"$BENCH_OUT/$mode-rust-$fn.json"
 done
 if [ "$mode" = tls ]; then
   # Trust from a one-certificate bundle: what the functions' compiled-in roots cost on AWS,

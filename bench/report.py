@@ -253,11 +253,18 @@ def floor_section(w, sizes):
     py = {mode: runs.get((mode, "python", "get-company")) for mode in MODES}
     peer = {(mode, fn): runs.get((mode, "python", "get-company" if fn in READS else "create-company"))
             for mode in MODES for fn in TABLE_FUNCTIONS + ["get-banks"]}
-    w("| function | init plain | × floor | cold start plain | × floor | ÷ Python plain | cold start TLS | ÷ Python TLS | statuses |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    w("Each function's cold starts alternate with the floor's (`--baseline`): its \"× floor\" divides")
+    w("its p50 by the p50 of the floor's starts made alongside it (in brackets), so that both")
+    w("were measured under the same load. Page faults at init (the pages start-up touched: code,")
+    w("data the loader relocates, heap) are counted when the process first asks for an event;")
+    w("unlike times they barely move between runs.")
+    w("")
+    w("| function | init plain | × floor | cold start plain | × floor | page faults at init (floor) | ÷ Python plain | cold start TLS | ÷ Python TLS | statuses |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     worst = {"init": 0.0, "cold": 0.0, "python": 0.0}
     fl = floor["plain"]
-    w(f"| **floor** | {fl['init_ms']['p50']:.2f} | 1.00 | {fl['cold_start_ms']['p50']:.2f} | 1.00 | "
+    faults = fl.get("init_page_faults", {}).get("p50", float("nan"))
+    w(f"| **floor** | {fl['init_ms']['p50']:.2f} | 1.00 | {fl['cold_start_ms']['p50']:.2f} | 1.00 | {faults:.0f} | "
       f"1/{py['plain']['cold_start_ms']['p50'] / fl['cold_start_ms']['p50']:.0f} | "
       f"{floor['tls']['cold_start_ms']['p50'] if floor.get('tls') else float('nan'):.2f} | | |")
     for fn in TABLE_FUNCTIONS + ["get-banks"]:
@@ -265,8 +272,12 @@ def floor_section(w, sizes):
         t = runs.get(("tls", "rust", fn))
         if not r:
             continue
-        init_x = r["init_ms"]["p50"] / fl["init_ms"]["p50"]
-        cold_x = r["cold_start_ms"]["p50"] / fl["cold_start_ms"]["p50"]
+        # The floor's starts made alongside this function's when there are any, else its own run.
+        base = r.get("baseline") or fl
+        init_x = r["init_ms"]["p50"] / base["init_ms"]["p50"]
+        cold_x = r["cold_start_ms"]["p50"] / base["cold_start_ms"]["p50"]
+        faults = (f"{r['init_page_faults']['p50']:.0f} ({base['init_page_faults']['p50']:.0f})"
+                  if r.get("init_page_faults", {}).get("n") and base.get("init_page_faults", {}).get("n") else "n/a")
         pp, pt = peer[("plain", fn)], peer[("tls", fn)]
         py_plain = r["cold_start_ms"]["p50"] / pp["cold_start_ms"]["p50"] if pp else float("nan")
         py_tls = t["cold_start_ms"]["p50"] / pt["cold_start_ms"]["p50"] if t and pt else float("nan")
@@ -275,14 +286,14 @@ def floor_section(w, sizes):
             worst["cold"] = max(worst["cold"], cold_x)
             worst["python"] = max(worst["python"], py_plain, py_tls if not math.isnan(py_tls) else 0)
         statuses = ", ".join(f"{k.replace('Some(', '').replace(')', '')}×{v}" for k, v in r["statuses"].items())
-        w(f"| {fn} | {r['init_ms']['p50']:.2f} | {init_x:.2f} | {r['cold_start_ms']['p50']:.2f} | {cold_x:.2f} | "
-          f"1/{1 / py_plain:.0f} | {t['cold_start_ms']['p50'] if t else float('nan'):.2f} | "
+        w(f"| {fn} | {r['init_ms']['p50']:.2f} | {init_x:.2f} ({base['init_ms']['p50']:.2f}) | {r['cold_start_ms']['p50']:.2f} | "
+          f"{cold_x:.2f} ({base['cold_start_ms']['p50']:.2f}) | {faults} | 1/{1 / py_plain:.0f} | {t['cold_start_ms']['p50'] if t else float('nan'):.2f} | "
           f"{'1/%.0f' % (1 / py_tls) if not math.isnan(py_tls) else 'n/a'} | {statuses} |")
     for fn in FUNCTIONS:
         for mode in MODES:
             r = runs.get((mode, "python", fn))
             if r:
-                w(f"| python {fn} ({mode}) | {r['init_ms']['p50']:.2f} | | {r['cold_start_ms']['p50']:.2f} | | | | | |")
+                w(f"| python {fn} ({mode}) | {r['init_ms']['p50']:.2f} | | {r['cold_start_ms']['p50']:.2f} | | | | | | |")
     w("")
     if exists("tls-rust-get-company-ca-only.json") and runs.get(("tls", "rust", "get-company")):
         alone = load("tls-rust-get-company-ca-only.json")["cold_start_ms"]["p50"]
@@ -444,8 +455,8 @@ def main():
     w(f"| peak RSS ≤ 24 MB | largest {rss:.1f} MiB | {verdict(rss <= TARGETS['rss_mib'])} |")
     if floor_worst:
         fi, fc, fp = floor_worst["init"], floor_worst["cold"], floor_worst["python"]
-        w(f"| init ≤ 1.5 × the floor's (p50, every table function, plain) | worst {fi:.2f} × | {verdict(fi <= FLOOR_TARGETS['init'])} |")
-        w(f"| cold start ≤ 2 × the floor's (p50, every table function, plain) | worst {fc:.2f} × | {verdict(fc <= FLOOR_TARGETS['cold'])} |")
+        w(f"| init ≤ 1.5 × the floor's (p50, every table function, plain, against the floor's starts alongside) | worst {fi:.2f} × | {verdict(fi <= FLOOR_TARGETS['init'])} |")
+        w(f"| cold start ≤ 2 × the floor's (p50, every table function, plain, against the floor's starts alongside) | worst {fc:.2f} × | {verdict(fc <= FLOOR_TARGETS['cold'])} |")
         if "call" in floor_worst:
             w(f"| get-company cold start ≤ 2 × the floor + the same GetItem (p50, plain; the floor target restated with the call every function must make) | {floor_worst['call']:.2f} × | {verdict(floor_worst['call'] <= FLOOR_TARGETS['cold'])} |")
         w(f"| cold start ≤ 1/30 of Python + boto3 (p50, plain and TLS; reads against its get-company, writes against its create-company) | worst 1/{1 / fp:.0f} | {verdict(fp <= FLOOR_TARGETS['python'])} |")

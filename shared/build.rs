@@ -35,16 +35,23 @@ fn main() {
             "bank code listed twice in data/banks.csv"
         );
     }
-    let mut table = String::from("[\n");
-    for [code, ispb, cnpj, name, short_name] in &rows {
-        writeln!(
-            table,
-            "    Bank {{ code: {code:?}, ispb: {ispb:?}, cnpj: {cnpj:?}, name: {name:?}, \
-             short_name: {short_name:?} }},"
-        )
-        .expect("write to a String");
+    // Every field of every row, one after another in one string, and where each field ends:
+    // the table holds offsets, not pointers, so it needs no relocation when the executable is
+    // loaded (a table of `&str` would be 511 × 5 of them, ten pages the loader writes on every
+    // cold start).
+    let mut text = String::new();
+    let mut ends = String::new();
+    for field in rows.iter().flatten() {
+        text.push_str(field);
+        write!(ends, "{},", text.len()).expect("write to a String");
     }
-    table.push(']');
+    let table = format!(
+        "/// Every field of every bank, in code order.\n\
+         const TEXT: &str = {text:?};\n\
+         /// Where field `f` of bank `i` ends in `TEXT`: `ENDS[i * 5 + f]`.\n\
+         static ENDS: [u32; {}] = [{ends}];\n",
+        rows.len() * FIELDS.len()
+    );
     let out = std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo");
     std::fs::write(Path::new(&out).join("banks.rs"), table).expect("write the bank table");
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! lambda-bench run --event events/get-company.json --cold 10 --warm 200 -- target/release/get-company
 //! lambda-bench run --event events/get-company.json --cold 10 --warm 200 -- python3 -m awslambdaric handlers.get_company
+//! lambda-bench run --baseline target/release/floor --event … -- target/release/get-company
 //! lambda-bench overhead --iterations 20000       # in-process handler overhead, in-memory store
 //! lambda-bench seed --event events/get-company.json   # creates the table and the company the event names
 //! lambda-bench probe --event events/get-company.json  # where a first DynamoDB call's time goes
@@ -10,8 +11,10 @@
 //!
 //! `run` starts the command with `AWS_LAMBDA_RUNTIME_API` pointing at itself, once per cold
 //! start: init is exec → first `next`, the first invocation is event handed out → response; then
-//! it sends `warm` more events to the last process and reads its peak RSS (`VmHWM`). It prints one
-//! JSON document with every sample, for `bench/report.py`.
+//! it sends `warm` more events to the last process and reads its peak RSS (`VmHWM`) and, at the
+//! first `next`, the page faults start-up took. `--baseline` starts another binary (the floor)
+//! before each cold start and reports its starts beside the function's, paired in time. It prints
+//! one JSON document with every sample, for `bench/report.py`.
 
 mod overhead;
 mod runtime_api;

@@ -197,6 +197,17 @@ impl Instance {
         }
     }
 
+    /// Page faults the process has taken so far that needed no disk read (`minflt` in
+    /// `/proc/<pid>/stat`). Read when it first asks for an event, it counts the pages start-up
+    /// touched (code, data the loader relocates, heap): unlike time, the same on every run.
+    fn minor_faults(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which may hold spaces), from the 3rd (state) on.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        rest.split_whitespace().nth(10 - 3)?.parse().ok()
+    }
+
     /// Peak resident set size in KiB (`VmHWM`).
     fn peak_rss_kib(&self) -> Option<u64> {
         let pid = self.child.id()?;
@@ -265,6 +276,12 @@ pub async fn run(args: &[String]) -> Result<String, String> {
     let warm: usize = flag(opts, "--warm", 100)?;
     let label: String = flag(opts, "--label", command.join(" "))?;
     let phases_wanted = opts.iter().any(|o| o == "--phases");
+    // A baseline (the floor) started before each cold start of the function, so that the ratio
+    // of the two compares starts made seconds apart under the same load, not minutes apart.
+    let baseline: Option<String> = match opts.iter().position(|o| o == "--baseline") {
+        None => None,
+        Some(_) => Some(flag(opts, "--baseline", String::new())?),
+    };
     // `{{n}}` in the event becomes a number unique to each invocation (and to this run), so
     // writes that would refuse a repeat (an account added twice, a company deleted twice) can
     // be measured as the first of their kind every time.
@@ -283,10 +300,27 @@ pub async fn run(args: &[String]) -> Result<String, String> {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut statuses = BTreeMap::<String, usize>::new();
     let mut peak_rss = Vec::new();
+    let mut init_faults = Vec::new();
+    let (mut base_init, mut base_cold, mut base_faults) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..cold.max(1) {
+        if let Some(baseline) = &baseline {
+            let mut instance = Instance::start(std::slice::from_ref(baseline), false).await?;
+            let asked = instance.wait_next().await?;
+            let init_ms = (asked - instance.started).as_secs_f64() * 1e3;
+            if let Some(faults) = instance.minor_faults() {
+                base_faults.push(faults as f64);
+            }
+            let (took, _) = instance.invoke(&event).await?;
+            base_init.push(init_ms);
+            base_cold.push(init_ms + took.as_secs_f64() * 1e3);
+            instance.stop().await;
+        }
         let mut instance = Instance::start(command, phases_wanted).await?;
         let asked = instance.wait_next().await?;
         let init_ms = (asked - instance.started).as_secs_f64() * 1e3;
+        if let Some(faults) = instance.minor_faults() {
+            init_faults.push(faults as f64);
+        }
         let (took, status) = instance.invoke(&next_event()).await?;
         *statuses.entry(format!("{status:?}")).or_default() += 1;
         init.push(init_ms);
@@ -335,6 +369,13 @@ pub async fn run(args: &[String]) -> Result<String, String> {
         "cold_start_ms": summary(&mut cold_total),
         "warm_ms": summary(&mut warm_ms),
         "peak_rss_kib": summary(&mut peak_rss),
+        "init_page_faults": summary(&mut init_faults),
+        "baseline": baseline.map(|command| json!({
+            "command": command,
+            "init_ms": summary(&mut base_init),
+            "cold_start_ms": summary(&mut base_cold),
+            "init_page_faults": summary(&mut base_faults),
+        })),
         "statuses": statuses,
         "phases_ms": phases,
     })

@@ -11,8 +11,8 @@ use crate::http::{json, Problem};
 use crate::model::limits::MAX_QUERY_CHARS;
 
 #[derive(Serialize)]
-struct BankList<'a> {
-    items: Vec<&'a Bank>,
+struct BankList {
+    items: Vec<Bank>,
 }
 
 /// `GET /banks?q=…` (code, ISPB or part of the name, case- and accent-insensitive) and
@@ -22,7 +22,7 @@ pub async fn get_banks(req: Request) -> Handled {
     if let Some(code) = req.path_parameters_ref().and_then(|p| p.first("code")) {
         query(req, &[])?;
         return banks::by_code(code)
-            .map(|bank| json(StatusCode::OK, bank))
+            .map(|bank| json(StatusCode::OK, &bank))
             .ok_or_else(|| Problem::not_found("No bank with that COMPE code."));
     }
     let params = query(req, &["q"])?;
