@@ -4,7 +4,7 @@
 #   bench/run.sh full    release builds; writes BENCHMARKS.md and bench/chart.svg
 #   bench/run.sh smoke   debug builds, 1 cold start, 2 warm calls; writes target/bench-smoke/
 #
-# Knobs (full): BENCH_COLD (cold starts per function, default 20), BENCH_WARM (warm calls,
+# Knobs (full): BENCH_COLD (cold starts per function, default 40), BENCH_WARM (warm calls,
 # default 500), BENCH_OVERHEAD (in-process calls, default 20000), BENCH_SIZES=0 to skip the
 # arm64 build for artifact sizes, BENCH_SCALE=0 to skip the import and search at scale.
 #
@@ -20,7 +20,7 @@ functions=(); for f in functions/*/; do functions+=(-p "$(basename "$f")"); done
 case "$mode" in
   full)
     out=target/bench; profile=release
-    export BENCH_COLD=${BENCH_COLD:-20} BENCH_WARM=${BENCH_WARM:-500} BENCH_OVERHEAD=${BENCH_OVERHEAD:-20000}
+    export BENCH_COLD=${BENCH_COLD:-40} BENCH_WARM=${BENCH_WARM:-500} BENCH_OVERHEAD=${BENCH_OVERHEAD:-20000}
     # The functions and the floor on their own: no other package's features unified into them.
     cargo build --release --quiet "${functions[@]}" -p floor
     cargo build --release --quiet -p lambda-bench ;;
