@@ -33,9 +33,11 @@ for fn in $table_functions get-banks; do
   # Warm latency of the two functions the Python peer also has; cold starts of all, each right
   # after one of the floor's (`--baseline`), so each ratio to the floor pairs starts made
   # under the same load.
+  # The writes to an existing company each get a fresh one per cold start (`--fresh`).
   case "$fn" in get-company|create-company) warm=$BENCH_WARM ;; *) warm=0 ;; esac
+  case "$fn" in update-company|delete-company|*-bank-account) fresh=--fresh ;; *) fresh= ;; esac
   echo "bench [$mode]: $fn" >&2
-  "$bench" run --phases --baseline "$BENCH_BIN/floor" --event "bench/events/$fn.json" --cold "$BENCH_COLD" \
+  "$bench" run --phases $fresh --baseline "$BENCH_BIN/floor" --event "bench/events/$fn.json" --cold "$BENCH_COLD" \
     --warm "$warm" --label "rust $fn" -- "$BENCH_BIN/$fn" >"$BENCH_OUT/$mode-rust-$fn.json"
 done
 if [ "$mode" = tls ]; then

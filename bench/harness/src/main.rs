@@ -13,8 +13,9 @@
 //! start: init is exec → first `next`, the first invocation is event handed out → response; then
 //! it sends `warm` more events to the last process and reads its peak RSS (`VmHWM`) and, at the
 //! first `next`, the page faults start-up took. `--baseline` starts another binary (the floor)
-//! before each cold start and reports its starts beside the function's, paired in time. It prints
-//! one JSON document with every sample, for `bench/report.py`.
+//! before each cold start and reports its starts beside the function's, paired in time;
+//! `--fresh` gives each cold start a company of its own (seeded before it, outside the timing).
+//! It prints one JSON document with every sample, for `bench/report.py`.
 
 mod overhead;
 mod runtime_api;

@@ -43,20 +43,32 @@ pub async fn seed(args: &[String]) -> Result<String, String> {
     let event = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     let store = DynamoStore::from_env()?;
     store.ensure_table().await.map_err(|e| e.to_string())?;
-    if let Some(company) = seed_company(&event)? {
-        // With its first history entry, as the API writes it.
-        let entry = Audit {
-            operation: ChangeKind::Create,
-            actor: "bench".into(),
-            request_id: "seed".into(),
-        }
-        .created(&company);
-        match store.create(&company, None, Some(&entry)).await {
-            Ok(()) | Err(StoreError::AlreadyExists) => {}
-            Err(e) => return Err(e.to_string()),
-        }
-    }
+    seed_event(&store, &event).await?;
     Ok(json!({"seeded": path}).to_string())
+}
+
+/// Writes the company `event` names, with its first history entry as the API writes it,
+/// unless it exists already.
+pub async fn seed_event(store: &DynamoStore, event: &str) -> Result<(), String> {
+    let Some(company) = seed_company(event)? else {
+        return Ok(());
+    };
+    let entry = Audit {
+        operation: ChangeKind::Create,
+        actor: "bench".into(),
+        request_id: "seed".into(),
+    }
+    .created(&company);
+    match store.create(&company, None, Some(&entry)).await {
+        Ok(()) | Err(StoreError::AlreadyExists) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The company id a sample event names (`pathParameters.id`), if any.
+pub fn company_id(event: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(event).ok()?;
+    v["pathParameters"]["id"].as_str().map(str::to_owned)
 }
 
 /// The route a sample event's method and path resolve to.
