@@ -314,6 +314,11 @@ pub async fn run(args: &[String]) -> Result<String, String> {
     let mut init_faults = Vec::new();
     let (mut base_init, mut base_cold, mut base_faults) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..cold.max(1) {
+        // The company first, so that the floor's start and the function's both follow the write.
+        if let (Some(store), Some(seeded)) = (&store, &seeded_id) {
+            company_event = event.replace(seeded.as_str(), &uuid::Uuid::new_v4().to_string());
+            crate::overhead::seed_event(store, &company_event).await?;
+        }
         if let Some(baseline) = &baseline {
             let mut instance = Instance::start(std::slice::from_ref(baseline), false).await?;
             let asked = instance.wait_next().await?;
@@ -325,10 +330,6 @@ pub async fn run(args: &[String]) -> Result<String, String> {
             base_init.push(init_ms);
             base_cold.push(init_ms + took.as_secs_f64() * 1e3);
             instance.stop().await;
-        }
-        if let (Some(store), Some(seeded)) = (&store, &seeded_id) {
-            company_event = event.replace(seeded.as_str(), &uuid::Uuid::new_v4().to_string());
-            crate::overhead::seed_event(store, &company_event).await?;
         }
         let mut instance = Instance::start(command, phases_wanted).await?;
         let asked = instance.wait_next().await?;
