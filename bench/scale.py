@@ -74,15 +74,23 @@ class Api:
     def __init__(self, table):
         self.port = free_port()
         env = dict(os.environ, TABLE_NAME=table, PORT=str(self.port), LOG_LEVEL="warn")
-        self.proc = subprocess.Popen([API], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
+        # Its stderr is kept, to say why if it does not come up.
+        self.log = os.path.join("target", f"scale-api-{table}.log")
+        with open(self.log, "wb") as err:
+            self.proc = subprocess.Popen([API], env=env, stdout=subprocess.DEVNULL, stderr=err)
+        for _ in range(600):
+            if self.proc.poll() is not None:
+                break
             try:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
                 self.get("/banks/001")
                 return
             except OSError:
                 time.sleep(0.1)
-        raise SystemExit("local API did not start")
+        self.proc.kill()
+        with open(self.log, errors="replace") as f:
+            tail = f.read()[-2000:]
+        raise SystemExit(f"local API did not start on table {table}:\n{tail}")
 
     def get(self, path):
         self.conn.request("GET", path)

@@ -271,6 +271,30 @@ async fn setup(budget: Duration) -> Option<(FaultProxy, Api, Api)> {
     Some((proxy, api, truth))
 }
 
+/// The tools' start-up check of the table (local API, importer) waits for a slow
+/// `DescribeTable` — DynamoDB Local counts a large table's items to answer it — instead of
+/// giving up after a request's attempt timeout, as the local API once did on bench/scale.sh's
+/// table of 1.5 million items.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_table_description_at_start_up_is_waited_for() {
+    let Some(direct) = companies::testing::dynamo_store("faults").await else {
+        return;
+    };
+    let proxy = FaultProxy::start().await;
+    let store = DynamoStore::connect_to(direct.table(), Some(&proxy.url)).await;
+    // Every DescribeTable answers later than a request's attempt may take.
+    let late = companies::store::dynamo::ATTEMPT_TIMEOUT + Duration::from_millis(500);
+    proxy.set(
+        Kind::Delay(late.as_millis() as u64),
+        "DescribeTable",
+        ALWAYS,
+    );
+    let started = Instant::now();
+    let ready = store.ensure_table().await;
+    assert!(ready.is_ok(), "{ready:?}");
+    assert!(started.elapsed() >= late);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_database_means_503_and_nothing_written() {
     let Some((proxy, api, _)) = setup(Duration::from_secs(8)).await else {

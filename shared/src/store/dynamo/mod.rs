@@ -31,6 +31,7 @@ use uuid::Uuid;
 pub use items::{EXPIRES_AT, GSI1, GSI1_PK, GSI1_SK, PK, SK};
 pub use setup::{
     table_definition, ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT,
+    STARTUP_TIMEOUT,
 };
 
 use super::{

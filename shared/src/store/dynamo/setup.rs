@@ -25,6 +25,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
 pub const MAX_ATTEMPTS: u32 = 3;
+/// Per attempt, for the tools' one start-up call to the table ([`DynamoStore::ensure_table`]).
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The environment variable `name`, unless unset or empty.
 pub(super) fn env(name: &str) -> Option<String> {
@@ -163,11 +165,25 @@ impl DynamoStore {
     }
 
     /// Creates the table with the template's keys and index if it does not exist (local use).
+    ///
+    /// The tools call it once at start-up, so its `DescribeTable` gets [`STARTUP_TIMEOUT`] per
+    /// attempt instead of a request's [`ATTEMPT_TIMEOUT`]: DynamoDB Local counts the table's
+    /// items to answer it (0.1 s at 250,000 items on the benchmark machine; bench/scale.sh's
+    /// table holds some 1.5 million), and a slow answer there is no reason to give up.
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
+        let patient = aws_sdk_dynamodb::config::Config::builder().timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(STARTUP_TIMEOUT)
+                .operation_timeout(STARTUP_TIMEOUT * MAX_ATTEMPTS)
+                .build(),
+        );
         match self
             .client
             .describe_table()
             .table_name(&self.table)
+            .customize()
+            .config_override(patient)
             .send()
             .await
         {
