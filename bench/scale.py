@@ -78,7 +78,8 @@ class Api:
         self.log = os.path.join("target", f"scale-api-{table}.log")
         with open(self.log, "wb") as err:
             self.proc = subprocess.Popen([API], env=env, stdout=subprocess.DEVNULL, stderr=err)
-        for _ in range(600):
+        # Up to ~100 s: its start-up DescribeTable may take 3 attempts of 30 s on a large table.
+        for _ in range(1000):
             if self.proc.poll() is not None:
                 break
             try:

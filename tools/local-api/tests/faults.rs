@@ -273,8 +273,8 @@ async fn setup(budget: Duration) -> Option<(FaultProxy, Api, Api)> {
 
 /// The tools' start-up check of the table (local API, importer) waits for a slow
 /// `DescribeTable` — DynamoDB Local counts a large table's items to answer it — instead of
-/// giving up after a request's attempt timeout, as the local API once did on bench/scale.sh's
-/// table of 1.5 million items.
+/// giving up after a request's attempt timeout (a candidate for why the local API did not come
+/// up on bench/scale.sh's table of 1.5 million items).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_table_description_at_start_up_is_waited_for() {
     let Some(direct) = companies::testing::dynamo_store("faults").await else {
