@@ -249,6 +249,37 @@ impl Instance {
     }
 }
 
+/// One cold start: exec → first `next` (init), the page faults by then, and the first
+/// invocation of `event`.
+struct ColdStart {
+    instance: Instance,
+    init_ms: f64,
+    faults: Option<u64>,
+    first: Duration,
+    status: Option<u64>,
+}
+
+impl ColdStart {
+    async fn measure(command: &[String], phases: bool, event: &str) -> Result<Self, String> {
+        let mut instance = Instance::start(command, phases).await?;
+        let asked = instance.wait_next().await?;
+        let init_ms = (asked - instance.started).as_secs_f64() * 1e3;
+        let faults = instance.minor_faults();
+        let (first, status) = instance.invoke(event).await?;
+        Ok(ColdStart {
+            instance,
+            init_ms,
+            faults,
+            first,
+            status,
+        })
+    }
+
+    fn first_ms(&self) -> f64 {
+        self.first.as_secs_f64() * 1e3
+    }
+}
+
 fn summary(samples: &mut [f64]) -> serde_json::Value {
     samples.sort_by(f64::total_cmp);
     json!({
@@ -320,28 +351,24 @@ pub async fn run(args: &[String]) -> Result<String, String> {
             crate::overhead::seed_event(store, &company_event).await?;
         }
         if let Some(baseline) = &baseline {
-            let mut instance = Instance::start(std::slice::from_ref(baseline), false).await?;
-            let asked = instance.wait_next().await?;
-            let init_ms = (asked - instance.started).as_secs_f64() * 1e3;
-            if let Some(faults) = instance.minor_faults() {
-                base_faults.push(faults as f64);
-            }
-            let (took, _) = instance.invoke(&event).await?;
-            base_init.push(init_ms);
-            base_cold.push(init_ms + took.as_secs_f64() * 1e3);
-            instance.stop().await;
+            let start = ColdStart::measure(std::slice::from_ref(baseline), false, &event).await?;
+            base_faults.extend(start.faults.map(|f| f as f64));
+            base_init.push(start.init_ms);
+            base_cold.push(start.init_ms + start.first_ms());
+            start.instance.stop().await;
         }
-        let mut instance = Instance::start(command, phases_wanted).await?;
-        let asked = instance.wait_next().await?;
-        let init_ms = (asked - instance.started).as_secs_f64() * 1e3;
-        if let Some(faults) = instance.minor_faults() {
-            init_faults.push(faults as f64);
-        }
-        let (took, status) = instance.invoke(&next_event(&company_event)).await?;
-        *statuses.entry(format!("{status:?}")).or_default() += 1;
-        init.push(init_ms);
-        first.push(took.as_secs_f64() * 1e3);
-        cold_total.push(init_ms + took.as_secs_f64() * 1e3);
+        let start = ColdStart::measure(command, phases_wanted, &next_event(&company_event)).await?;
+        init_faults.extend(start.faults.map(|f| f as f64));
+        *statuses.entry(format!("{:?}", start.status)).or_default() += 1;
+        init.push(start.init_ms);
+        first.push(start.first_ms());
+        cold_total.push(start.init_ms + start.first_ms());
+        let ColdStart {
+            mut instance,
+            init_ms,
+            first: took,
+            ..
+        } = start;
         if round + 1 == cold.max(1) {
             for _ in 0..warm {
                 let (took, status) = instance.invoke(&next_event(&company_event)).await?;

@@ -260,12 +260,19 @@ async fn company_count(api: &Api) -> usize {
     page["items"].as_array().unwrap().len()
 }
 
-/// The DynamoDB-backed API behind a fault proxy, and one straight to DynamoDB Local to look at
-/// what the table holds.
-async fn setup(budget: Duration) -> Option<(FaultProxy, Api, Api)> {
+/// A fault proxy in front of DynamoDB Local, a store of the test table through it, and one
+/// straight to DynamoDB Local to look at what the table holds.
+async fn proxied_store() -> Option<(FaultProxy, DynamoStore, DynamoStore)> {
     let direct = companies::testing::dynamo_store("faults").await?;
     let proxy = FaultProxy::start().await;
     let store = DynamoStore::connect_to(direct.table(), Some(&proxy.url)).await;
+    Some((proxy, store, direct))
+}
+
+/// The DynamoDB-backed API behind a fault proxy, and one straight to DynamoDB Local to look at
+/// what the table holds.
+async fn setup(budget: Duration) -> Option<(FaultProxy, Api, Api)> {
+    let (proxy, store, direct) = proxied_store().await?;
     let api = Api::start_with_budget(store, budget).await;
     let truth = Api::start(direct).await;
     Some((proxy, api, truth))
@@ -277,11 +284,9 @@ async fn setup(budget: Duration) -> Option<(FaultProxy, Api, Api)> {
 /// up on bench/scale.sh's table of 1.5 million items).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_table_description_at_start_up_is_waited_for() {
-    let Some(direct) = companies::testing::dynamo_store("faults").await else {
+    let Some((proxy, store, _)) = proxied_store().await else {
         return;
     };
-    let proxy = FaultProxy::start().await;
-    let store = DynamoStore::connect_to(direct.table(), Some(&proxy.url)).await;
     // Every DescribeTable answers later than a request's attempt may take.
     let late = companies::store::dynamo::ATTEMPT_TIMEOUT + Duration::from_millis(500);
     proxy.set(
@@ -670,11 +675,9 @@ async fn a_search_asks_again_for_keys_left_unprocessed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_clean_up_after_a_rename_never_shows_the_old_name() {
     use companies::store::CompanyReader;
-    let Some(direct) = companies::testing::dynamo_store("faults").await else {
+    let Some((proxy, store, direct)) = proxied_store().await else {
         return;
     };
-    let proxy = FaultProxy::start().await;
-    let store = DynamoStore::connect_to(direct.table(), Some(&proxy.url)).await;
     let api = Api::start(store).await;
     let old =
         "Associação dos Moradores e Amigos do Bairro Jardim São Paulo e Adjacências de Campinas";
