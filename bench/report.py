@@ -22,8 +22,12 @@ REPORT = "BENCHMARKS.md" if FULL else os.path.join(OUT, "BENCHMARKS.md")
 CHART = "bench/chart.svg" if FULL else os.path.join(OUT, "chart.svg")
 FUNCTIONS = ["get-company", "create-company"]
 # Every function that touches the table, and get-banks (the embedded registry).
+# update-company twice: on a rename (its name index moves) and on an update that keeps the name.
 TABLE_FUNCTIONS = ["get-company", "list-companies", "get-company-history", "create-company", "update-company",
-                   "delete-company", "add-bank-account", "update-bank-account", "delete-bank-account"]
+                   "update-company-keep-name", "delete-company", "add-bank-account", "update-bank-account",
+                   "delete-bank-account"]
+LABELS = {"update-company": "update-company (rename)",
+          "update-company-keep-name": "update-company (name kept)"}
 MODES = ["plain", "tls"]
 # Reads are compared with the Python peer's get-company, writes with its create-company.
 READS = {"get-company", "list-companies", "get-company-history"}
@@ -185,7 +189,8 @@ def cold_chart(runs):
         rows.append((f"floor ({mode})", runs.get((mode, "floor")), "#2b8a3e"))
         rows.append((f"floor + GetItem ({mode})", runs.get((mode, "floor-call")), "#2b8a3e"))
         for fn in TABLE_FUNCTIONS + ["get-banks"]:
-            rows.append((f"{fn} ({mode})", runs.get((mode, "rust", fn)), "#d9480f" if mode == "plain" else "#e8590c"))
+            rows.append((f"{LABELS.get(fn, fn)} ({mode})", runs.get((mode, "rust", fn)),
+                         "#d9480f" if mode == "plain" else "#e8590c"))
         for fn in FUNCTIONS:
             rows.append((f"python {fn} ({mode})", runs.get((mode, "python", fn)), "#1c7ed6"))
     rows = [(label, r["cold_start_ms"]["p50"], color) for label, r, color in rows if r]
@@ -247,8 +252,10 @@ def floor_section(w, sizes):
     w("history entry and its name-index entries, in one transaction). Write functions are measured on their first")
     w("invocation each time (unique names and account numbers per invocation); the writes to an")
     w("existing company (update, delete, the account writes) act on a company of their own in each")
-    w("cold start, written just before it (`--fresh`), so every one of them succeeds. p50 over the")
-    w("cold starts, milliseconds.")
+    w("cold start, written just before it (`--fresh`), so every one of them succeeds. update-company")
+    w("is measured twice: renaming the company (its name-index entries move: some 40 items in one")
+    w("transaction) and changing its phone and billing (the company and its history entry). p50 over")
+    w("the cold starts, milliseconds.")
     w("")
     floor = {mode: runs.get((mode, "floor")) for mode in MODES}
     py = {mode: runs.get((mode, "python", "get-company")) for mode in MODES}
@@ -262,7 +269,7 @@ def floor_section(w, sizes):
     w("")
     w("| function | init plain | × floor | cold start plain | × floor | page faults at init (floor) | ÷ Python plain | cold start TLS | ÷ Python TLS | statuses |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    worst = {"init": 0.0, "cold": 0.0, "python": 0.0}
+    worst = {"init": 0.0, "cold": 0.0, "python": 0.0, "python_no_rename": 0.0}
     fl = floor["plain"]
     faults = fl.get("init_page_faults", {}).get("p50", float("nan"))
     w(f"| **floor** | {fl['init_ms']['p50']:.2f} | 1.00 | {fl['cold_start_ms']['p50']:.2f} | 1.00 | {faults:.0f} | "
@@ -286,8 +293,11 @@ def floor_section(w, sizes):
             worst["init"] = max(worst["init"], init_x)
             worst["cold"] = max(worst["cold"], cold_x)
             worst["python"] = max(worst["python"], py_plain, py_tls if not math.isnan(py_tls) else 0)
+            if fn != "update-company":
+                worst["python_no_rename"] = max(worst["python_no_rename"], py_plain,
+                                                py_tls if not math.isnan(py_tls) else 0)
         statuses = ", ".join(f"{k.replace('Some(', '').replace(')', '')}×{v}" for k, v in r["statuses"].items())
-        w(f"| {fn} | {r['init_ms']['p50']:.2f} | {init_x:.2f} ({base['init_ms']['p50']:.2f}) | {r['cold_start_ms']['p50']:.2f} | "
+        w(f"| {LABELS.get(fn, fn)} | {r['init_ms']['p50']:.2f} | {init_x:.2f} ({base['init_ms']['p50']:.2f}) | {r['cold_start_ms']['p50']:.2f} | "
           f"{cold_x:.2f} ({base['cold_start_ms']['p50']:.2f}) | {faults} | 1/{1 / py_plain:.0f} | {t['cold_start_ms']['p50'] if t else float('nan'):.2f} | "
           f"{'1/%.0f' % (1 / py_tls) if not math.isnan(py_tls) else 'n/a'} | {statuses} |")
     for fn in FUNCTIONS:
@@ -461,6 +471,8 @@ def main():
         if "call" in floor_worst:
             w(f"| get-company cold start ≤ 2 × the floor + the same GetItem (p50, plain; the floor target restated with the call every function must make) | {floor_worst['call']:.2f} × | {verdict(floor_worst['call'] <= FLOOR_TARGETS['cold'])} |")
         w(f"| cold start ≤ 1/30 of Python + boto3 (p50, plain and TLS; reads against its get-company, writes against its create-company) | worst 1/{1 / fp:.0f} | {verdict(fp <= FLOOR_TARGETS['python'])} |")
+        fk = floor_worst["python_no_rename"]
+        w(f"| the same, leaving out update-company's rename (its name index moves: some 40 items in one transaction) | worst 1/{1 / fk:.0f} | {verdict(fk <= FLOOR_TARGETS['python'])} |")
         if zmax is not None:
             w(f"| zipped bootstrap ≤ 2.0 MB | largest {zmax / 1e6:.2f} MB | {verdict(zmax <= FLOOR_TARGETS['zip_bytes'])} |")
     w("")
