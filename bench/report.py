@@ -292,10 +292,10 @@ def floor_section(w, sizes):
         if fn in TABLE_FUNCTIONS:
             worst["init"] = max(worst["init"], init_x)
             worst["cold"] = max(worst["cold"], cold_x)
-            worst["python"] = max(worst["python"], py_plain, py_tls if not math.isnan(py_tls) else 0)
+            ratio = max(py_plain, 0 if math.isnan(py_tls) else py_tls)
+            worst["python"] = max(worst["python"], ratio)
             if fn != "update-company":
-                worst["python_no_rename"] = max(worst["python_no_rename"], py_plain,
-                                                py_tls if not math.isnan(py_tls) else 0)
+                worst["python_no_rename"] = max(worst["python_no_rename"], ratio)
         statuses = ", ".join(f"{k.replace('Some(', '').replace(')', '')}×{v}" for k, v in r["statuses"].items())
         w(f"| {LABELS.get(fn, fn)} | {r['init_ms']['p50']:.2f} | {init_x:.2f} ({base['init_ms']['p50']:.2f}) | {r['cold_start_ms']['p50']:.2f} | "
           f"{cold_x:.2f} ({base['cold_start_ms']['p50']:.2f}) | {faults} | 1/{1 / py_plain:.0f} | {t['cold_start_ms']['p50'] if t else float('nan'):.2f} | "
