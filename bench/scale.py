@@ -86,8 +86,8 @@ class Api:
             try:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
                 self.get("/banks/001")
-                # Start to first answer: mostly its start-up DescribeTable, which DynamoDB Local
-                # answers by counting the table's items.
+                # Start to first answer; it includes the start-up DescribeTable, which DynamoDB
+                # Local answers by counting the table's items.
                 self.ready_s = time.monotonic() - started
                 return
             except OSError:

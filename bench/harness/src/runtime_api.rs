@@ -357,18 +357,18 @@ pub async fn run(args: &[String]) -> Result<String, String> {
             base_cold.push(start.init_ms + start.first_ms());
             start.instance.stop().await;
         }
-        let start = ColdStart::measure(command, phases_wanted, &next_event(&company_event)).await?;
-        init_faults.extend(start.faults.map(|f| f as f64));
-        *statuses.entry(format!("{:?}", start.status)).or_default() += 1;
-        init.push(start.init_ms);
-        first.push(start.first_ms());
-        cold_total.push(start.init_ms + start.first_ms());
         let ColdStart {
             mut instance,
             init_ms,
+            faults,
             first: took,
-            ..
-        } = start;
+            status,
+        } = ColdStart::measure(command, phases_wanted, &next_event(&company_event)).await?;
+        init_faults.extend(faults.map(|f| f as f64));
+        *statuses.entry(format!("{status:?}")).or_default() += 1;
+        init.push(init_ms);
+        first.push(took.as_secs_f64() * 1e3);
+        cold_total.push(init_ms + took.as_secs_f64() * 1e3);
         if round + 1 == cold.max(1) {
             for _ in 0..warm {
                 let (took, status) = instance.invoke(&next_event(&company_event)).await?;

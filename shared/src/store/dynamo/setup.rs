@@ -33,11 +33,16 @@ pub(super) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// A request's timeouts: [`ATTEMPT_TIMEOUT`] per attempt, [`OPERATION_TIMEOUT`] in all.
 fn timeouts() -> TimeoutConfig {
+    timeouts_of(ATTEMPT_TIMEOUT, OPERATION_TIMEOUT)
+}
+
+fn timeouts_of(attempt: Duration, operation: Duration) -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-        .operation_timeout(OPERATION_TIMEOUT)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
         .build()
 }
 
@@ -171,13 +176,8 @@ impl DynamoStore {
     /// items to answer it (0.1 s at 250,000 items on the benchmark machine; bench/scale.sh's
     /// table holds some 1.5 million), and a slow answer there is no reason to give up.
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
-        let patient = aws_sdk_dynamodb::config::Config::builder().timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(STARTUP_TIMEOUT)
-                .operation_timeout(STARTUP_TIMEOUT * MAX_ATTEMPTS)
-                .build(),
-        );
+        let patient = aws_sdk_dynamodb::config::Config::builder()
+            .timeout_config(timeouts_of(STARTUP_TIMEOUT, STARTUP_TIMEOUT * MAX_ATTEMPTS));
         match self
             .client
             .describe_table()
