@@ -5,12 +5,13 @@
 #   bench/run.sh smoke   debug builds, 1 cold start, 2 warm calls; writes target/bench-smoke/
 #
 # Knobs (full): BENCH_COLD (cold starts per function, default 40), BENCH_WARM (warm calls,
-# default 500), BENCH_OVERHEAD (in-process calls, default 20000), BENCH_SIZES=0 to skip the
+# default 500), BENCH_WARMUP (calls that warm DynamoDB Local first, default 3000),
+# BENCH_OVERHEAD (in-process calls, default 20000), BENCH_SIZES=0 to skip the
 # arm64 build for artifact sizes, BENCH_SCALE=0 to skip the import and search at scale.
 #
-# Every function, the floor (bench/floor) and the Python peer are measured twice: plain HTTP to
-# DynamoDB Local, then behind a local TLS terminator (bench/with-tls.sh). Then the size
-# breakdown (cargo-bloat) and bench/scale.sh (import and search at 100,000 companies).
+# Every function, the floor (bench/floor) and each function's Python peer are measured twice:
+# plain HTTP to DynamoDB Local, then behind a local TLS terminator (bench/with-tls.sh). Then the
+# size breakdown (cargo-bloat) and bench/scale.sh (import and search at 100,000 companies).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -20,13 +21,14 @@ functions=(); for f in functions/*/; do functions+=(-p "$(basename "$f")"); done
 case "$mode" in
   full)
     out=target/bench; profile=release
-    export BENCH_COLD=${BENCH_COLD:-40} BENCH_WARM=${BENCH_WARM:-500} BENCH_OVERHEAD=${BENCH_OVERHEAD:-20000}
+    export BENCH_COLD=${BENCH_COLD:-40} BENCH_WARM=${BENCH_WARM:-500} BENCH_WARMUP=${BENCH_WARMUP:-3000}
+    export BENCH_OVERHEAD=${BENCH_OVERHEAD:-20000}
     # The functions and the floor on their own: no other package's features unified into them.
     cargo build --release --quiet "${functions[@]}" -p floor
     cargo build --release --quiet -p lambda-bench ;;
   smoke)
     out=target/bench-smoke; profile=debug
-    export BENCH_COLD=1 BENCH_WARM=2 BENCH_OVERHEAD=200
+    export BENCH_COLD=1 BENCH_WARM=2 BENCH_WARMUP=2 BENCH_OVERHEAD=200
     cargo build --quiet "${functions[@]}" -p floor
     cargo build --quiet -p lambda-bench ;;
   *) echo "usage: bench/run.sh full|smoke" >&2; exit 2 ;;

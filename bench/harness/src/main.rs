@@ -4,21 +4,25 @@
 //! lambda-bench run --event events/get-company.json --cold 10 --warm 200 -- target/release/get-company
 //! lambda-bench run --event events/get-company.json --cold 10 --warm 200 -- python3 -m awslambdaric handlers.get_company
 //! lambda-bench run --baseline target/release/floor --event … -- target/release/get-company
+//! lambda-bench run --peer "python3 -m awslambdaric handlers.get_company" --event … -- target/release/get-company
 //! lambda-bench overhead --iterations 20000       # in-process handler overhead, in-memory store
 //! lambda-bench seed --event events/get-company.json   # creates the table and the company the event names
 //! lambda-bench probe --event events/get-company.json  # where a first DynamoDB call's time goes
+//! lambda-bench tls-proxy --upstream URL --cert PEM --key PEM  # TLS in front of DynamoDB Local
 //! ```
 //!
 //! `run` starts the command with `AWS_LAMBDA_RUNTIME_API` pointing at itself, once per cold
 //! start: init is exec → first `next`, the first invocation is event handed out → response; then
 //! it sends `warm` more events to the last process and reads its peak RSS (`VmHWM`) and, at the
 //! first `next`, the page faults start-up took. `--baseline` starts another binary (the floor)
-//! before each cold start and reports its starts beside the function's, paired in time;
+//! before each cold start and reports its starts beside the function's, paired in time; `--peer`
+//! does the same with another command line (the Python peer), on an event of its own;
 //! `--fresh` gives each cold start a company of its own (seeded before it, outside the timing).
 //! It prints one JSON document with every sample, for `bench/report.py`.
 
 mod overhead;
 mod runtime_api;
+mod tls_proxy;
 
 use std::process::ExitCode;
 
@@ -41,9 +45,11 @@ fn main() -> ExitCode {
             Some("overhead") => overhead::run(&args[1..]).await,
             Some("seed") => overhead::seed(&args[1..]).await,
             Some("probe") => overhead::probe(&args[1..]).await,
-            _ => {
-                Err("usage: lambda-bench run|overhead|seed … (see the source's header)".to_owned())
-            }
+            Some("tls-proxy") => tls_proxy::run(&args[1..]).await,
+            _ => Err(
+                "usage: lambda-bench run|overhead|seed|probe|tls-proxy … (see the source's header)"
+                    .to_owned(),
+            ),
         }
     });
     match result {

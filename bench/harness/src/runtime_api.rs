@@ -313,6 +313,18 @@ pub async fn run(args: &[String]) -> Result<String, String> {
         None => None,
         Some(_) => Some(flag(opts, "--baseline", String::new())?),
     };
+    // The peer (the same handler in Python, a command line split at spaces), started in every
+    // round too, on an event (and with `--fresh`, a company) of its own: its ratio to the
+    // function pairs starts made under the same load, as the floor's does.
+    let peer: Option<Vec<String>> = match opts.iter().position(|o| o == "--peer") {
+        None => None,
+        Some(_) => Some(
+            flag(opts, "--peer", String::new())?
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        ),
+    };
     // `{{n}}` in the event becomes a number unique to each invocation (and to this run), so
     // writes that would refuse a repeat (an account added twice, a company deleted twice) can
     // be measured as the first of their kind every time.
@@ -344,11 +356,27 @@ pub async fn run(args: &[String]) -> Result<String, String> {
     let mut peak_rss = Vec::new();
     let mut init_faults = Vec::new();
     let (mut base_init, mut base_cold, mut base_faults) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut peer_init, mut peer_cold) = (Vec::new(), Vec::new());
+    let mut peer_statuses = BTreeMap::<String, usize>::new();
+    let mut peer_event = event.clone();
     for round in 0..cold.max(1) {
-        // The company first, so that the floor's start and the function's both follow the write.
+        // The companies first, so that every start of the round follows the writes.
         if let (Some(store), Some(seeded)) = (&store, &seeded_id) {
             company_event = event.replace(seeded.as_str(), &uuid::Uuid::new_v4().to_string());
             crate::overhead::seed_event(store, &company_event).await?;
+            if peer.is_some() {
+                peer_event = event.replace(seeded.as_str(), &uuid::Uuid::new_v4().to_string());
+                crate::overhead::seed_event(store, &peer_event).await?;
+            }
+        }
+        if let Some(peer) = &peer {
+            let start = ColdStart::measure(peer, false, &next_event(&peer_event)).await?;
+            *peer_statuses
+                .entry(format!("{:?}", start.status))
+                .or_default() += 1;
+            peer_init.push(start.init_ms);
+            peer_cold.push(start.init_ms + start.first_ms());
+            start.instance.stop().await;
         }
         if let Some(baseline) = &baseline {
             let start = ColdStart::measure(std::slice::from_ref(baseline), false, &event).await?;
@@ -418,6 +446,12 @@ pub async fn run(args: &[String]) -> Result<String, String> {
             "init_ms": summary(&mut base_init),
             "cold_start_ms": summary(&mut base_cold),
             "init_page_faults": summary(&mut base_faults),
+        })),
+        "peer": peer.map(|command| json!({
+            "command": command,
+            "init_ms": summary(&mut peer_init),
+            "cold_start_ms": summary(&mut peer_cold),
+            "statuses": peer_statuses,
         })),
         "statuses": statuses,
         "phases_ms": phases,
