@@ -6,7 +6,8 @@ same transaction; an account write reads the company and writes it back with its
 as the Rust functions do; written the way a Python team would write a Lambda: clients built at
 import (reused while the instance is warm), exact Decimal money, validation before any write,
 conditional writes. Not a second implementation of the API: fewer checks (no idempotency keys,
-no If-Match, no address validation) and answers of the same shape, not byte for byte.
+no If-Match, no address validation, no CNPJ markers: a PATCH applies the name, phone and billing,
+which is what the benchmark's events change) and answers of the same shape, not byte for byte.
 
 Run under the Lambda runtime interface client:  python -m awslambdaric handlers.get_company
 """

@@ -10,7 +10,7 @@
 //! It offers HTTP/2 and HTTP/1.1 by ALPN, as AWS endpoints do. Written on the same rustls and
 //! tokio as the clients' side, so that what a first call pays is the client's handshake and
 //! trust store, not an interpreted terminator's own work (the Python terminator it replaces
-//! added ~1.5 ms to every handshake, for Rust and Python alike).
+//! added ~1.2 ms to every first call, for Rust and Python alike: see bench/NOTES.md).
 
 use std::io::Write;
 use std::sync::Arc;
