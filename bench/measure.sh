@@ -44,6 +44,10 @@ if [ "$mode" = plain ]; then
   echo "bench [$mode]: floor-call" >&2
   "$bench" run --event bench/events/get-company.json --cold "$BENCH_COLD" --warm "$BENCH_WARM" --label "floor-call" \
     -- "$BENCH_BIN/floor-call" >"$BENCH_OUT/$mode-floor-call.json"
+  # get-company against it, their starts alternating (as against the floor below).
+  "$bench" run --baseline "$BENCH_BIN/floor-call" --event bench/events/get-company.json --cold "$BENCH_COLD" \
+    --warm 0 --label "rust get-company beside floor-call" -- "$BENCH_BIN/get-company" \
+    >"$BENCH_OUT/$mode-rust-get-company-vs-call.json"
 fi
 for run in $table_functions get-banks; do
   fn=${run%%:*} event=${run#*:}

@@ -321,11 +321,13 @@ def floor_section(w, sizes):
         w("decode); the Python peer reads certifi's bundle there as it reads the system's here.")
         w("")
     call = runs.get(("plain", "floor-call"))
-    get = runs.get(("plain", "rust", "get-company"))
-    if call and get:
-        worst["call"] = get["cold_start_ms"]["p50"] / call["cold_start_ms"]["p50"]
+    beside = load("plain-rust-get-company-vs-call.json") if exists("plain-rust-get-company-vs-call.json") else None
+    if call and beside and beside.get("baseline"):
+        pair = beside["baseline"]["cold_start_ms"]["p50"]
+        worst["call"] = beside["cold_start_ms"]["p50"] / pair
         w(f"**floor + GetItem** (plain): init {call['init_ms']['p50']:.2f} ms, cold start "
-          f"{call['cold_start_ms']['p50']:.2f} ms, warm p50 {call['warm_ms']['p50']:.2f} ms; get-company's cold start is "
+          f"{call['cold_start_ms']['p50']:.2f} ms, warm p50 {call['warm_ms']['p50']:.2f} ms. Started alternately with "
+          f"get-company, its cold start was {pair:.2f} ms and get-company's {beside['cold_start_ms']['p50']:.2f} ms: "
           f"{worst['call']:.2f} × it (the floor's own cold start, without the call: {fl['cold_start_ms']['p50']:.2f} ms).")
         w("")
     w(f"![Cold start p50 of every function, the floor and Python, plain and TLS]({chart})")
@@ -481,7 +483,7 @@ def main():
         w(f"| init ≤ 1.5 × the floor's (p50, every table function, plain, against the floor's starts alongside) | worst {fi:.2f} × | {verdict(fi <= FLOOR_TARGETS['init'])} |")
         w(f"| cold start ≤ 2 × the floor's (p50, every table function, plain, against the floor's starts alongside) | worst {fc:.2f} × | {verdict(fc <= FLOOR_TARGETS['cold'])} |")
         if "call" in floor_worst:
-            w(f"| get-company cold start ≤ 2 × the floor + the same GetItem (p50, plain; the floor target restated with the call every function must make) | {floor_worst['call']:.2f} × | {verdict(floor_worst['call'] <= FLOOR_TARGETS['cold'])} |")
+            w(f"| get-company cold start ≤ 2 × the floor + the same GetItem (p50, plain; the floor target restated with the call every function must make; their starts alternating) | {floor_worst['call']:.2f} × | {verdict(floor_worst['call'] <= FLOOR_TARGETS['cold'])} |")
         w(f"| cold start ≤ 1/30 of Python + boto3 (p50, plain and TLS; each function against its Python peer's starts alongside) | worst 1/{1 / fp:.0f} | {verdict(fp <= FLOOR_TARGETS['python'])} |")
         fk = floor_worst["python_no_rename"]
         w(f"| the same, leaving out update-company's rename (its name index moves: some 40 items in one transaction) | worst 1/{1 / fk:.0f} | {verdict(fk <= FLOOR_TARGETS['python'])} |")
