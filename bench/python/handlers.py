@@ -42,6 +42,11 @@ JSON = {"content-type": "application/json"}
 ALLOWED = {"company_name", "phone", "tax_id", "address", "declared_billing", "bank_accounts"}
 
 
+def _now():
+    """UTC, RFC 3339 to the millisecond, as the Rust functions write it."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def _problem(status, title, detail, errors=None):
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors:
@@ -73,12 +78,7 @@ def _company_json(item):
 
 
 def get_company(event, context):
-    company_id = (event.get("pathParameters") or {}).get("id", "")
-    try:
-        uuid.UUID(company_id)
-    except ValueError:
-        return _problem(404, "Not Found", "No company with that id.")
-    item = TABLE.get_item(Key={"pk": f"COMPANY#{company_id}", "sk": "COMPANY"}, ConsistentRead=True).get("Item")
+    item = _existing(event)
     if item is None:
         return _problem(404, "Not Found", "No company with that id.")
     headers = dict(JSON, etag=f'"{int(item["version"])}"')
@@ -183,7 +183,7 @@ def create_company(event, context):
     if errors:
         return _problem(400, "Invalid request", "One or more fields are invalid; see errors.", errors)
     company_id = str(uuid.uuid4())  # Python 3.11 has no uuid7; time order would need a library
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    now = _now()
     item = {
         "pk": f"COMPANY#{company_id}", "sk": "COMPANY", "gsi1pk": "COMPANY", "gsi1sk": company_id,
         "id": company_id, "company_name": name.strip(), "phone": phone, "declared_billing": billing,
@@ -220,20 +220,9 @@ def _put(item, condition=True):
 def _create(item, now):
     """The company, its history entry and its name-index entries, in one transaction."""
     company_id, token = item["id"], str(uuid.uuid4())
-    entry = {"version": 1, "at": now, "operation": "create", "actor": "anonymous",
-             "request_id": "", "changes": _company_json(item)}
-    words = _words(item["company_name"])
-    name_key = ".".join(words)
-    parts = [
-        _put(dict(item, write_token=token)),
-        _put({"pk": item["pk"], "sk": f"HISTORY#{1:020}", "entry": json.dumps(entry), "write_token": token,
-              "expires_at": int(time.time()) + HISTORY_DAYS * 86400}),
-    ]
-    parts += [
-        _put({"pk": f"NAME#{term}", "sk": f"{name_key} {company_id}", "name_key": name_key, "company_id": company_id},
-             condition=False)
-        for term in _index_terms(words)
-    ]
+    parts = [_put(dict(item, write_token=token)),
+             _history(company_id, 1, now, "create", _company_json(item), token)]
+    parts += _name_moves(company_id, None, item["company_name"])
     CLIENT.transact_write_items(TransactItems=parts)
 
 
@@ -264,18 +253,20 @@ def _at_version(item):
 
 
 def _name_moves(company_id, old_name, new_name):
-    """The name-index entries of a rename (all of them move: every entry's key holds the name)."""
-    old, new = _words(old_name), _words(new_name) if new_name is not None else None
-    if new is not None and ".".join(old) == ".".join(new):
+    """The name-index entries of a company going from `old_name` to `new_name` (None: created,
+    or deleted); all of them move when the name does, since every entry's key holds it."""
+    old, new = (None if n is None else _words(n) for n in (old_name, new_name))
+    if old == new:
         return []
     parts = []
     if new is not None:
         key = ".".join(new)
         parts += [_put({**_name_entry_key(t, key, company_id), "name_key": key, "company_id": company_id},
                        condition=False) for t in _index_terms(new)]
-    key = ".".join(old)
-    parts += [{"Delete": {"TableName": TABLE.name, "Key": _name_entry_key(t, key, company_id)}}
-              for t in _index_terms(old)]
+    if old is not None:
+        key = ".".join(old)
+        parts += [{"Delete": {"TableName": TABLE.name, "Key": _name_entry_key(t, key, company_id)}}
+                  for t in _index_terms(old)]
     return parts
 
 
@@ -299,7 +290,7 @@ def update_company(event, context):
     errors, name, phone, billing, tax_id, _ = _validate(doc)
     if errors:
         return _problem(400, "Invalid request", "One or more fields are invalid; see errors.", errors)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    now = _now()
     version = int(current["version"]) + 1
     item = dict(current, company_name=name.strip(), phone=phone, declared_billing=billing, updated=now,
                 version=version)
@@ -319,7 +310,7 @@ def delete_company(event, context):
     current = _existing(event)
     if current is None:
         return _problem(404, "Not Found", "No company with that id.")
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    now = _now()
     token = str(uuid.uuid4())
     company = {"Delete": {"TableName": TABLE.name, "Key": {"pk": current["pk"], "sk": "COMPANY"},
                           **_at_version(current)}}
@@ -399,7 +390,7 @@ def _account_write(event, operation, change):
     answer = change(accounts)
     if "statusCode" in answer:
         return answer
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    now = _now()
     version = int(current["version"]) + 1
     item = dict(current, bank_accounts=accounts, updated=now, version=version)
     token = str(uuid.uuid4())

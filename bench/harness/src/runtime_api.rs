@@ -280,6 +280,42 @@ impl ColdStart {
     }
 }
 
+/// The cold starts of another command made in the same rounds as the function's: the floor's
+/// (`--baseline`) or the Python peer's (`--peer`).
+#[derive(Default)]
+struct Alongside {
+    init: Vec<f64>,
+    cold: Vec<f64>,
+    faults: Vec<f64>,
+    statuses: BTreeMap<String, usize>,
+}
+
+impl Alongside {
+    /// Starts `command` once, hands it `event`, records the start and stops it.
+    async fn start(&mut self, command: &[String], event: &str) -> Result<(), String> {
+        let start = ColdStart::measure(command, false, event).await?;
+        self.faults.extend(start.faults.map(|f| f as f64));
+        *self
+            .statuses
+            .entry(format!("{:?}", start.status))
+            .or_default() += 1;
+        self.init.push(start.init_ms);
+        self.cold.push(start.init_ms + start.first_ms());
+        start.instance.stop().await;
+        Ok(())
+    }
+
+    fn report(mut self, command: serde_json::Value) -> serde_json::Value {
+        json!({
+            "command": command,
+            "init_ms": summary(&mut self.init),
+            "cold_start_ms": summary(&mut self.cold),
+            "init_page_faults": summary(&mut self.faults),
+            "statuses": self.statuses,
+        })
+    }
+}
+
 fn summary(samples: &mut [f64]) -> serde_json::Value {
     samples.sort_by(f64::total_cmp);
     json!({
@@ -355,9 +391,7 @@ pub async fn run(args: &[String]) -> Result<String, String> {
     let mut statuses = BTreeMap::<String, usize>::new();
     let mut peak_rss = Vec::new();
     let mut init_faults = Vec::new();
-    let (mut base_init, mut base_cold, mut base_faults) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut peer_init, mut peer_cold) = (Vec::new(), Vec::new());
-    let mut peer_statuses = BTreeMap::<String, usize>::new();
+    let (mut floor_starts, mut peer_starts) = (Alongside::default(), Alongside::default());
     let mut peer_event = event.clone();
     for round in 0..cold.max(1) {
         // The companies first, so that every start of the round follows the writes.
@@ -370,20 +404,12 @@ pub async fn run(args: &[String]) -> Result<String, String> {
             }
         }
         if let Some(peer) = &peer {
-            let start = ColdStart::measure(peer, false, &next_event(&peer_event)).await?;
-            *peer_statuses
-                .entry(format!("{:?}", start.status))
-                .or_default() += 1;
-            peer_init.push(start.init_ms);
-            peer_cold.push(start.init_ms + start.first_ms());
-            start.instance.stop().await;
+            peer_starts.start(peer, &next_event(&peer_event)).await?;
         }
         if let Some(baseline) = &baseline {
-            let start = ColdStart::measure(std::slice::from_ref(baseline), false, &event).await?;
-            base_faults.extend(start.faults.map(|f| f as f64));
-            base_init.push(start.init_ms);
-            base_cold.push(start.init_ms + start.first_ms());
-            start.instance.stop().await;
+            floor_starts
+                .start(std::slice::from_ref(baseline), &event)
+                .await?;
         }
         let ColdStart {
             mut instance,
@@ -394,9 +420,10 @@ pub async fn run(args: &[String]) -> Result<String, String> {
         } = ColdStart::measure(command, phases_wanted, &next_event(&company_event)).await?;
         init_faults.extend(faults.map(|f| f as f64));
         *statuses.entry(format!("{status:?}")).or_default() += 1;
+        let took_ms = took.as_secs_f64() * 1e3;
         init.push(init_ms);
-        first.push(took.as_secs_f64() * 1e3);
-        cold_total.push(init_ms + took.as_secs_f64() * 1e3);
+        first.push(took_ms);
+        cold_total.push(init_ms + took_ms);
         if round + 1 == cold.max(1) {
             for _ in 0..warm {
                 let (took, status) = instance.invoke(&next_event(&company_event)).await?;
@@ -441,18 +468,8 @@ pub async fn run(args: &[String]) -> Result<String, String> {
         "warm_ms": summary(&mut warm_ms),
         "peak_rss_kib": summary(&mut peak_rss),
         "init_page_faults": summary(&mut init_faults),
-        "baseline": baseline.map(|command| json!({
-            "command": command,
-            "init_ms": summary(&mut base_init),
-            "cold_start_ms": summary(&mut base_cold),
-            "init_page_faults": summary(&mut base_faults),
-        })),
-        "peer": peer.map(|command| json!({
-            "command": command,
-            "init_ms": summary(&mut peer_init),
-            "cold_start_ms": summary(&mut peer_cold),
-            "statuses": peer_statuses,
-        })),
+        "baseline": baseline.map(|command| floor_starts.report(json!(command))),
+        "peer": peer.map(|command| peer_starts.report(json!(command))),
         "statuses": statuses,
         "phases_ms": phases,
     })
