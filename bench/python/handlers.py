@@ -272,7 +272,8 @@ def _name_moves(company_id, old_name, new_name):
 
 def update_company(event, context):
     """PATCH (JSON merge patch): read, merge, validate the result, then one transaction: the
-    company at the version read, its history entry, and its name index when the name changed."""
+    company at the version read, its history entry, and its name index when the name changed
+    (nothing when the patch changes nothing)."""
     patch, problem = _body(event, "application/merge-patch+json")
     if problem:
         return problem
@@ -294,6 +295,10 @@ def update_company(event, context):
     version = int(current["version"]) + 1
     item = dict(current, company_name=name.strip(), phone=phone, declared_billing=billing, updated=now,
                 version=version)
+    state = lambda c: {k: v for k, v in _company_json(c).items() if k not in ("updated", "version")}
+    if state(item) == state(current):  # a patch that changes nothing writes nothing
+        return {"statusCode": 200, "headers": dict(JSON, etag=f'"{int(current["version"])}"'),
+                "body": json.dumps(_company_json(current))}
     token = str(uuid.uuid4())
     company = {"Put": {"TableName": TABLE.name, "Item": dict(item, write_token=token), **_at_version(current)}}
     changes = {k: v for k, v in _company_json(item).items() if k in patch}

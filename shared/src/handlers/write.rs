@@ -3,7 +3,9 @@
 //! that the version is still the one read, and on a lost race either answer 412 (the client
 //! pinned a version) or apply the change again to the fresh state, a bounded number of times.
 //! Nothing is written unless the whole change succeeds, and every change is written with its
-//! history entry. Errors stay typed until the edge.
+//! history entry; a change that leaves the company as it was writes nothing (no new version, no
+//! history entry: a retried PATCH whose first answer was lost stays one change). Errors stay
+//! typed until the edge.
 
 use std::future::Future;
 
@@ -57,17 +59,30 @@ pub struct Deleted;
 pub trait Outcome {
     /// The history entry that records it.
     fn entry(&self, audit: &Audit, current: &Company) -> HistoryEntry;
+
+    /// `current` itself when this outcome leaves it as it is: then nothing is written.
+    fn unchanged(&self, current: &Company) -> Option<Self>
+    where
+        Self: Sized;
 }
 
 impl Outcome for Company {
     fn entry(&self, audit: &Audit, current: &Company) -> HistoryEntry {
         audit.changed(current, self)
     }
+
+    fn unchanged(&self, current: &Company) -> Option<Company> {
+        self.same_state_as(current).then(|| current.clone())
+    }
 }
 
 impl Outcome for Deleted {
     fn entry(&self, audit: &Audit, current: &Company) -> HistoryEntry {
         audit.deleted(current, now().max(current.updated))
+    }
+
+    fn unchanged(&self, _: &Company) -> Option<Deleted> {
+        None
     }
 }
 
@@ -132,6 +147,10 @@ where
         let (next, extra) = change(&current).map_err(WriteError::Refused)?;
         if if_match.is_some_and(|m| !m.matches(current.version)) {
             return Err(WriteError::PreconditionFailed);
+        }
+        if let Some(same) = next.unchanged(&current) {
+            tracing::info!(company_id = %id, version = current.version, "company unchanged: nothing written");
+            return Ok((same, extra));
         }
         let idempotency = record(&next, &extra);
         let entry = next.entry(audit, &current);

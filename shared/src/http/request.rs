@@ -1,16 +1,18 @@
 //! Reading requests: path ids, query parameters, bodies (size, media type, JSON) and `If-Match`.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use lambda_http::http::{header, HeaderMap};
 use lambda_http::{Body, Request, RequestExt};
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{Problem, MAX_BODY_BYTES};
+use crate::model::{input, FieldError};
 
 /// The `{id}` path parameter. An id that is not a UUID names no company: 404.
 pub fn path_id(req: &Request, name: &str, what: &str) -> Result<Uuid, Problem> {
@@ -92,14 +94,34 @@ impl JsonBody {
             Some(m) if accepted.contains(&m.as_str()) => {}
             _ => return Err(Problem::unsupported_media_type(&accepted.join(" or "))),
         }
-        match serde_json::from_slice::<JsonBody>(bytes) {
-            Ok(body) => Ok(body),
-            // Valid JSON of another kind: say what is wanted; anything else is malformed.
-            Err(e) if e.is_data() && serde_json::from_slice::<IgnoredAny>(bytes).is_ok() => Err(
-                Problem::bad_request("The request body must be a JSON object."),
-            ),
-            Err(_) => Err(Problem::malformed_json()),
+        let body = match serde_json::from_slice::<JsonBody>(bytes) {
+            Ok(body) => body,
+            Err(_) if serde_json::from_slice::<IgnoredAny>(bytes).is_err() => {
+                return Err(Problem::malformed_json())
+            }
+            // Valid JSON of another kind: say what is wanted.
+            Err(e) if e.is_data() => {
+                return Err(Problem::bad_request(
+                    "The request body must be a JSON object.",
+                ))
+            }
+            // Valid JSON that no reader could take as meant: a number beyond a double's range
+            // outside `declared_billing` (whose exact text is kept), a lone UTF-16 surrogate.
+            Err(_) => {
+                return Err(Problem::bad_request(
+                    "The request body holds a number out of range or an unpaired \\u escape.",
+                ))
+            }
+        };
+        // One name twice in an object is read differently by different parsers (the first,
+        // the last, an error): refused, so that what was checked is what is stored.
+        if let Some(path) = repeated_member(bytes) {
+            return Err(Problem::validation(vec![FieldError::new(
+                path,
+                "appears more than once in its object",
+            )]));
         }
+        Ok(body)
     }
 
     /// Another document with the exact number texts of this one (a merge patch's result).
@@ -135,10 +157,13 @@ impl<'de> Deserialize<'de> for JsonBody {
                         let text = raw.get();
                         if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
                             body.exact.insert(key.clone(), text.to_owned());
+                            // Beyond a double's range (`1e400`) the largest double stands in:
+                            // only the exact text kept above is read as the amount.
+                            serde_json::from_str(text).unwrap_or_else(|_| Value::from(f64::MAX))
                         } else {
                             body.exact.remove(&key);
+                            serde_json::from_str(text).map_err(serde::de::Error::custom)?
                         }
-                        serde_json::from_str(text).map_err(serde::de::Error::custom)?
                     } else {
                         map.next_value()?
                     };
@@ -148,6 +173,95 @@ impl<'de> Deserialize<'de> for JsonBody {
             }
         }
         d.deserialize_map(Fields)
+    }
+}
+
+/// The field path (`bank_accounts[0].agency`) of the first member name that appears twice in
+/// one object of the JSON text `bytes`, if any.
+fn repeated_member(bytes: &[u8]) -> Option<String> {
+    let found = RefCell::new(None);
+    let walk = Walk {
+        path: String::new(),
+        found: &found,
+    };
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    // A failure other than the repetition found is the parse's, already answered.
+    let _ = walk.deserialize(&mut reader);
+    found.into_inner()
+}
+
+/// Walks a JSON value, recording in `found` the path of the first repeated member name.
+struct Walk<'a> {
+    path: String,
+    found: &'a RefCell<Option<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        for i in 0.. {
+            let item = Walk {
+                path: format!("{}[{i}]", self.path),
+                found: self.found,
+            };
+            if seq.next_element_seed(item)?.is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = input::join(&self.path, &input::field_name(&key));
+            if !seen.insert(key) {
+                *self.found.borrow_mut() = Some(path);
+                return Err(serde::de::Error::custom("a repeated member name"));
+            }
+            map.next_value_seed(Walk {
+                path,
+                found: self.found,
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -339,5 +453,68 @@ mod tests {
         let body = JsonBody::read(&text, &["application/json"]).unwrap();
         assert_eq!(body.number_text("declared_billing"), None);
         assert_eq!(body.doc["declared_billing"], "12.30");
+        // Beyond a double's range: still read, by its text.
+        let huge = request(Some("application/json"), r#"{"declared_billing": 1e400}"#);
+        let body = JsonBody::read(&huge, &["application/json"]).unwrap();
+        assert_eq!(body.number_text("declared_billing"), Some("1e400"));
+    }
+
+    fn refusal(body: &str) -> Problem {
+        JsonBody::read(
+            &request(Some("application/json"), body),
+            &["application/json"],
+        )
+        .expect_err(body)
+    }
+
+    fn repeated(body: &str) -> Vec<String> {
+        let problem = refusal(body);
+        assert_eq!(problem.status, 400, "{body}");
+        problem.errors.iter().map(|e| e.field.clone()).collect()
+    }
+
+    #[test]
+    fn a_name_twice_in_one_object_is_refused_with_its_path() {
+        assert_eq!(
+            repeated(r#"{"company_name": "A", "company_name": "B"}"#),
+            ["company_name"]
+        );
+        assert_eq!(
+            repeated(r#"{"address": {"street": "A", "city": "X", "street": "B"}}"#),
+            ["address.street"]
+        );
+        assert_eq!(
+            repeated(r#"{"bank_accounts": [{"agency": "1"}, {"agency": "1", "agency": "2"}]}"#),
+            ["bank_accounts[1].agency"]
+        );
+        assert_eq!(repeated(r#"{"a": [[{"b": 1, "b": 1}]]}"#), ["a[0][0].b"]);
+        // The same name in different objects, and escapes that spell other names, are fine.
+        let fine =
+            r#"{"a": {"x": 1}, "b": {"x": 1}, "c": [{"x": 1}, {"x": 2}], "x": 1, "\u0078y": 2}"#;
+        let body = JsonBody::read(
+            &request(Some("application/json"), fine),
+            &["application/json"],
+        );
+        assert!(body.is_ok(), "{body:?}");
+        // Escaped, a repeated name is still the same name.
+        assert_eq!(repeated(r#"{"x": 1, "\u0078": 2}"#), ["x"]);
+    }
+
+    #[test]
+    fn valid_json_no_reader_takes_as_meant_is_a_clear_400() {
+        for body in [
+            r#"{"phone": 1e400}"#,
+            r#"{"address": {"number": -1e999}}"#,
+            r#"{"company_name": "\ud800"}"#,
+        ] {
+            let problem = refusal(body);
+            assert_eq!(problem.status, 400, "{body}");
+            assert!(
+                problem.detail.contains("out of range"),
+                "{body}: {problem:?}"
+            );
+        }
+        assert!(refusal("[]").detail.contains("must be a JSON object"));
+        assert_eq!(refusal(r#"{"a": 1"#).title, "Malformed JSON");
     }
 }

@@ -108,6 +108,16 @@ impl Company {
         next
     }
 
+    /// Whether this company holds what `other` holds, whatever their versions and `updated`.
+    pub fn same_state_as(&self, other: &Company) -> bool {
+        let aligned = Company {
+            updated: other.updated,
+            version: other.version,
+            ..self.clone()
+        };
+        aligned == *other
+    }
+
     /// This company at the next version with other bank accounts.
     fn next_version(&self, bank_accounts: Vec<BankAccount>, now: OffsetDateTime) -> Company {
         Company {

@@ -232,8 +232,9 @@ async fn fifty_concurrent_patches_leave_a_contiguous_history<S: Store + MarkerAu
     let outcomes = concurrently(&api, 50, move |api, i| {
         let id = target.clone();
         async move {
+            // Amounts none of which is the company's (10.00): each patch is a change.
             let r = api
-                .patch(&id, &json!({"declared_billing": format!("{i}.00")}), None)
+                .patch(&id, &json!({"declared_billing": format!("{i}.01")}), None)
                 .await;
             match r.status() {
                 StatusCode::OK => true,

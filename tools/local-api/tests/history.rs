@@ -5,7 +5,7 @@
 mod common;
 
 use common::{full, header, problem, Api};
-use reqwest::header::LOCATION;
+use reqwest::header::{ETAG, LOCATION};
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 
@@ -212,7 +212,72 @@ async fn a_recreated_company_has_its_own_history(api: Api) {
     );
 }
 
+/// A PATCH or PUT that leaves the company as it is writes nothing: the same version and
+/// `updated`, no history entry; `If-Match` and validation still apply. The first real change
+/// after it is version 2.
+async fn a_change_that_changes_nothing_writes_nothing(api: Api) {
+    let created = api.create(&full()).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let etag_1 = "\"1\"";
+    let unchanged = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(header(&r, ETAG), "\"1\"");
+        r.json::<Value>().await.unwrap()
+    };
+
+    // The values as first written (an unnormalised phone, the amount as a number).
+    let same =
+        json!({"phone": full()["phone"], "declared_billing": 1235.690, "tax_id": "60746948000112"});
+    assert_eq!(
+        unchanged(api.patch(&id, &same, Some(etag_1)).await).await,
+        created
+    );
+    assert_eq!(
+        unchanged(api.patch(&id, &json!({}), None).await).await,
+        created
+    );
+    assert_eq!(
+        unchanged(api.put(&id, &full(), Some(etag_1)).await).await,
+        created
+    );
+    let account = &created["bank_accounts"][0];
+    let account_path = format!(
+        "/companies/{id}/bank-accounts/{}",
+        account["id"].as_str().unwrap()
+    );
+    let r = api
+        .send_with(
+            "PATCH",
+            &account_path,
+            &[],
+            Some(&json!({"agency": account["agency"]})),
+        )
+        .await;
+    assert_eq!(unchanged(r).await, *account);
+
+    // Still checked: a stale version, an invalid value.
+    problem(api.patch(&id, &same, Some("\"2\"")).await, 412).await;
+    problem(api.patch(&id, &json!({"phone": "abc"}), None).await, 400).await;
+
+    assert_eq!(snapshot(&api, &id).await, created);
+    let page = history(&api, &id, "").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+
+    let r = api
+        .patch(&id, &json!({"declared_billing": "1235.70"}), Some(etag_1))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, ETAG), "\"2\"");
+    let page = history(&api, &id, "").await;
+    assert_eq!(page["items"][0]["version"], 2);
+    assert_eq!(
+        page["items"][0]["changes"],
+        json!({"declared_billing": "1235.70"})
+    );
+}
+
 e2e!(
     every_change_has_one_entry_that_rebuilds_the_company,
     a_recreated_company_has_its_own_history,
+    a_change_that_changes_nothing_writes_nothing,
 );
