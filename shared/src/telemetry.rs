@@ -156,8 +156,9 @@ pub struct RequestInfo<'a> {
 
 /// Runs a request's handler inside a span carrying the request id (so every line it logs has
 /// it), turns a problem it returned into its response (logging the problem's internal cause,
-/// the one place that does), then writes the request's one access-log line and records its
-/// metrics.
+/// the one place that does) with the headers every answer carries
+/// ([`crate::http::with_security_headers`]), then writes the request's one access-log line and
+/// records its metrics.
 pub async fn observe<F, R>(info: RequestInfo<'_>, handler: F) -> Response<Body>
 where
     F: Future<Output = R>,
@@ -173,6 +174,7 @@ where
         .scope(info.function, handler.instrument(span.clone()))
         .await
         .into_parts();
+    let response = crate::http::with_security_headers(response);
     let latency = started.elapsed();
     let status = response.status().as_u16();
     if let Some(cause) = cause {

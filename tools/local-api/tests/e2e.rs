@@ -518,7 +518,38 @@ async fn hostile_input_never_causes_a_5xx(api: Api) {
     );
 }
 
+/// Every answer, success or problem, tells browsers and proxies not to keep it, sniff it or
+/// frame it (it may hold bank details).
+async fn every_answer_forbids_caching_sniffing_and_framing(api: Api) {
+    let created = api.post(&full()).await;
+    let id = created.headers()[LOCATION].to_str().unwrap().to_owned();
+    let mut answers = vec![created];
+    for path in [
+        id.as_str(),
+        "/companies?q=my",
+        "/banks/001",
+        "/companies/nope",
+        "/nowhere",
+    ] {
+        answers.push(api.get(path).await);
+    }
+    answers.push(api.post(&json!({})).await);
+    answers.push(api.send("DELETE", "/companies", None, None, None).await);
+    answers.push(api.send("DELETE", &id, None, None, None).await);
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses, [201, 200, 200, 200, 404, 404, 400, 405, 204]);
+    for r in &answers {
+        let h = |name: &str| header(r, name.parse().unwrap());
+        assert_eq!(h("cache-control"), "no-store", "{}", r.url());
+        assert_eq!(h("x-content-type-options"), "nosniff");
+        assert_eq!(h("x-frame-options"), "DENY");
+        assert!(h("content-security-policy").contains("frame-ancestors 'none'"));
+        assert!(h("strict-transport-security").starts_with("max-age="));
+    }
+}
+
 e2e!(
+    every_answer_forbids_caching_sniffing_and_framing,
     readme_example_creates_and_reads_back,
     full_company_round_trips_exactly,
     bad_input_is_a_clear_4xx_and_writes_nothing,
