@@ -1,12 +1,11 @@
 //! Reading requests: path ids, query parameters, bodies (size, media type, JSON) and `If-Match`.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use lambda_http::http::{header, HeaderMap};
 use lambda_http::{Body, Request, RequestExt};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -94,34 +93,36 @@ impl JsonBody {
             Some(m) if accepted.contains(&m.as_str()) => {}
             _ => return Err(Problem::unsupported_media_type(&accepted.join(" or "))),
         }
-        let body = match serde_json::from_slice::<JsonBody>(bytes) {
-            Ok(body) => body,
-            Err(_) if serde_json::from_slice::<IgnoredAny>(bytes).is_err() => {
-                return Err(Problem::malformed_json())
-            }
-            // Valid JSON of another kind: say what is wanted.
-            Err(e) if e.is_data() => {
-                return Err(Problem::bad_request(
-                    "The request body must be a JSON object.",
-                ))
-            }
-            // Valid JSON that no reader could take as meant: a number beyond a double's range
-            // outside `declared_billing` (whose exact text is kept), a lone UTF-16 surrogate.
-            Err(_) => {
-                return Err(Problem::bad_request(
-                    "The request body holds a number out of range or an unpaired \\u escape.",
-                ))
-            }
+        let repeated = RefCell::new(None);
+        let mut reader = serde_json::Deserializer::from_slice(bytes);
+        let parsed = Fields {
+            repeated: &repeated,
+        }
+        .deserialize(&mut reader)
+        .and_then(|body| reader.end().map(|()| body));
+        let error = match parsed {
+            Ok(body) => return Ok(body),
+            Err(e) => e,
         };
+        if serde_json::from_slice::<IgnoredAny>(bytes).is_err() {
+            return Err(Problem::malformed_json());
+        }
         // One name twice in an object is read differently by different parsers (the first,
         // the last, an error): refused, so that what was checked is what is stored.
-        if let Some(path) = repeated_member(bytes) {
+        if let Some(path) = repeated.into_inner() {
             return Err(Problem::validation(vec![FieldError::new(
                 path,
                 "appears more than once in its object",
             )]));
         }
-        Ok(body)
+        Err(Problem::bad_request(if error.is_data() {
+            // Valid JSON of another kind: say what is wanted.
+            "The request body must be a JSON object."
+        } else {
+            // Valid JSON that no reader could take as meant: a number beyond a double's range
+            // outside `declared_billing` (whose exact text is kept), a lone UTF-16 surrogate.
+            "The request body holds a number out of range or an unpaired \\u escape."
+        }))
     }
 
     /// Another document with the exact number texts of this one (a merge patch's result).
@@ -139,129 +140,163 @@ impl JsonBody {
     }
 }
 
-impl<'de> Deserialize<'de> for JsonBody {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Fields;
-        impl<'de> Visitor<'de> for Fields {
-            type Value = JsonBody;
+/// Where a repeated member name was found (`bank_accounts[1].agency`), once the parse that met
+/// it has unwound; `None` while none was.
+type Repeated = RefCell<Option<String>>;
 
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
+/// Fails the parse on the repeated member `name` (at the top of the path, so far).
+fn repeat<E: serde::de::Error>(repeated: &Repeated, name: &str) -> E {
+    *repeated.borrow_mut() = Some(input::field_name(name));
+    E::custom("a repeated member name")
+}
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonBody, A::Error> {
-                let mut body = JsonBody::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    let value = if EXACT_NUMBER_FIELDS.contains(&key.as_str()) {
-                        let raw: &RawValue = map.next_value()?;
-                        let text = raw.get();
-                        if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-                            body.exact.insert(key.clone(), text.to_owned());
-                            // Beyond a double's range (`1e400`) the largest double stands in:
-                            // only the exact text kept above is read as the amount.
-                            serde_json::from_str(text).unwrap_or_else(|_| Value::from(f64::MAX))
-                        } else {
-                            body.exact.remove(&key);
-                            serde_json::from_str(text).map_err(serde::de::Error::custom)?
-                        }
-                    } else {
-                        map.next_value()?
-                    };
-                    body.doc.insert(key, value);
-                }
-                Ok(body)
-            }
+/// Puts `segment` (`name` or `[i]`) in front of the path of a repeat found below it, if any.
+fn under<'a, E>(
+    repeated: &'a Repeated,
+    segment: impl FnOnce() -> String + 'a,
+) -> impl FnOnce(E) -> E + 'a {
+    move |e| {
+        if let Some(path) = repeated.borrow_mut().as_mut() {
+            let dot = if path.starts_with('[') { "" } else { "." };
+            *path = format!("{}{dot}{path}", segment());
         }
-        d.deserialize_map(Fields)
+        e
     }
 }
 
-/// The field path (`bank_accounts[0].agency`) of the first member name that appears twice in
-/// one object of the JSON text `bytes`, if any.
-fn repeated_member(bytes: &[u8]) -> Option<String> {
-    let found = RefCell::new(None);
-    let walk = Walk {
-        path: String::new(),
-        found: &found,
-    };
-    let mut reader = serde_json::Deserializer::from_slice(bytes);
-    // A failure other than the repetition found is the parse's, already answered.
-    let _ = walk.deserialize(&mut reader);
-    found.into_inner()
+/// Reads the body's top-level object into a [`JsonBody`].
+struct Fields<'a> {
+    repeated: &'a Repeated,
 }
 
-/// Walks a JSON value, recording in `found` the path of the first repeated member name.
-struct Walk<'a> {
-    path: String,
-    found: &'a RefCell<Option<String>>,
+impl<'de> DeserializeSeed<'de> for Fields<'_> {
+    type Value = JsonBody;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<JsonBody, D::Error> {
+        d.deserialize_map(self)
+    }
 }
 
-impl<'de> DeserializeSeed<'de> for Walk<'_> {
-    type Value = ();
+impl<'de> Visitor<'de> for Fields<'_> {
+    type Value = JsonBody;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonBody, A::Error> {
+        let mut body = JsonBody::default();
+        let strict = || Strict {
+            repeated: self.repeated,
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            if body.doc.contains_key(&key) {
+                return Err(repeat(self.repeated, &key));
+            }
+            let value = if EXACT_NUMBER_FIELDS.contains(&key.as_str()) {
+                let raw: &RawValue = map.next_value()?;
+                let text = raw.get();
+                if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+                    body.exact.insert(key.clone(), text.to_owned());
+                    // Beyond a double's range (`1e400`) the largest double stands in: only
+                    // the exact text kept above is read as the amount.
+                    serde_json::from_str(text).unwrap_or_else(|_| Value::from(f64::MAX))
+                } else {
+                    strict()
+                        .deserialize(&mut serde_json::Deserializer::from_str(text))
+                        .map_err(serde::de::Error::custom)
+                        .map_err(under(self.repeated, || input::field_name(&key)))?
+                }
+            } else {
+                map.next_value_seed(strict())
+                    .map_err(under(self.repeated, || input::field_name(&key)))?
+            };
+            body.doc.insert(key, value);
+        }
+        Ok(body)
+    }
+}
+
+/// Reads any JSON value, as `serde_json::Value` does, but fails on an object that names a
+/// member twice (which `Value` would silently keep the last of).
+struct Strict<'a> {
+    repeated: &'a Repeated,
+}
+
+impl<'de> DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Walk<'_> {
-    type Value = ();
+impl<'de> Visitor<'de> for Strict<'_> {
+    type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
     }
 
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        for i in 0.. {
-            let item = Walk {
-                path: format!("{}[{i}]", self.path),
-                found: self.found,
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        loop {
+            let item = Strict {
+                repeated: self.repeated,
             };
-            if seq.next_element_seed(item)?.is_none() {
-                break;
+            let index = items.len();
+            match seq
+                .next_element_seed(item)
+                .map_err(under(self.repeated, || format!("[{index}]")))?
+            {
+                Some(value) => items.push(value),
+                None => return Ok(Value::Array(items)),
             }
         }
-        Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let path = input::join(&self.path, &input::field_name(&key));
-            if !seen.insert(key) {
-                *self.found.borrow_mut() = Some(path);
-                return Err(serde::de::Error::custom("a repeated member name"));
+            if members.contains_key(&key) {
+                return Err(repeat(self.repeated, &key));
             }
-            map.next_value_seed(Walk {
-                path,
-                found: self.found,
-            })?;
+            let value = map
+                .next_value_seed(Strict {
+                    repeated: self.repeated,
+                })
+                .map_err(under(self.repeated, || input::field_name(&key)))?;
+            members.insert(key, value);
         }
-        Ok(())
+        Ok(Value::Object(members))
     }
 }
 
@@ -515,6 +550,8 @@ mod tests {
             );
         }
         assert!(refusal("[]").detail.contains("must be a JSON object"));
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(5000), "]".repeat(5000));
+        assert_eq!(refusal(&deep).status, 400);
         assert_eq!(refusal(r#"{"a": 1"#).title, "Malformed JSON");
     }
 }
