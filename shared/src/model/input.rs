@@ -86,7 +86,7 @@ pub fn field_name(key: &str) -> String {
 }
 
 /// `path.key`, or `key` at the top level.
-pub fn join(path: &str, key: &str) -> String {
+fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_owned()
     } else {

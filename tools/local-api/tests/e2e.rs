@@ -480,6 +480,8 @@ async fn hostile_input_never_causes_a_5xx(api: Api) {
         "{\"declared_billing\": \"1e99999999\", \"company_name\": \"a\", \"phone\": \"11978235674\"}",
         "{\"bank_accounts\": {\"0\": 1}}", "{\"address\": [1]}", "{\"tax_id\": 12345678000195}",
         "{\"company_name\": \"\\ud800\"}",
+        "{\"company_name\": \"A\", \"phone\": \"11978235674\", \"declared_billing\": 1, \"company_name\": \"B\"}",
+        "{\"company_name\": \"A\", \"phone\": \"11978235674\", \"declared_billing\": 1, \"address\": {\"street\": \"a\", \"city\": \"b\", \"state\": \"SP\", \"postal_code\": \"01310100\", \"city\": \"c\"}}",
     ];
     for body in bodies {
         for (method, path) in [
