@@ -2,7 +2,7 @@
 #   make run    the API on http://127.0.0.1:${PORT:-3000}, in-memory store, no Docker, no AWS
 #   make test   every test and check, including the DynamoDB Local- and PostgreSQL-backed suites
 #               (started and stopped here) and the template linters
-.PHONY: run run-dynamodb import seed docs docs-assets browser-test test lint lint-template schemathesis unit sam-validate sam-build bench bench-smoke ci clean
+.PHONY: run run-dynamodb import reindex seed docs docs-assets browser-test test lint lint-template schemathesis unit sam-validate sam-build bench bench-smoke ci clean
 
 # `make run SEED=1` also fills it with a few dozen realistic companies once it answers.
 run: docs-assets
@@ -17,6 +17,11 @@ run-dynamodb: docs-assets
 # (credentials, region and AWS_ENDPOINT_URL_DYNAMODB from the environment; ARGS for more flags).
 import:
 	cargo run --quiet --release -p companies-import -- --from "$(FROM)" --table "$(TABLE)" $(ARGS)
+
+# Sets the name index right after a release that changes how names fold (see the README):
+# make reindex TABLE=… [ARGS=--dry-run] (AWS settings from the environment, as for import).
+reindex:
+	cargo run --quiet --release -p companies-reindex -- --table "$(TABLE)" $(ARGS)
 
 # A few dozen realistic companies into the running local API (PORT as for make run).
 seed:

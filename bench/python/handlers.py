@@ -199,7 +199,7 @@ def create_company(event, context):
 
 
 def _words(name):
-    folded = "".join(c for c in unicodedata.normalize("NFD", name) if not unicodedata.combining(c)).lower()
+    folded = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).lower()
     return re.findall(r"[^\W_]+", folded)
 
 

@@ -12,8 +12,9 @@ use uuid::Uuid;
 const FORMAT: u8 = 1;
 const HISTORY_FORMAT: u8 = 2;
 const NAME_FORMAT: u8 = 3;
-/// Longest cursor accepted: a name position (a folded name of at most 150 characters and an
-/// id), its query digest and tag, in base64.
+/// Longest cursor accepted: a name position (a folded name of at most
+/// [`MAX_NAME_KEY_BYTES`](crate::model::limits::MAX_NAME_KEY_BYTES) bytes and an id), its query
+/// digest and tag, in base64.
 const MAX_NAME_CURSOR: usize = 1024;
 const QUERY_DIGEST_LEN: usize = 8;
 const TAG_LEN: usize = 16;
@@ -170,7 +171,9 @@ mod tests {
         assert_eq!(decode_name("", &cursor), None);
         assert_eq!(decode(&cursor), None);
         assert_eq!(decode_name("", &encode(Uuid::now_v7())), None);
-        let long = format!("{} {}", "ç".repeat(150), Uuid::now_v7());
+        // The longest position a name can be filed under.
+        let key = "𠀀".repeat(crate::model::limits::MAX_NAME_KEY_BYTES / 4);
+        let long = format!("{key} {}", Uuid::now_v7());
         assert_eq!(decode_name("", &encode_name("", &long)), Some(long));
     }
 

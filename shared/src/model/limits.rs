@@ -7,6 +7,11 @@ pub const MAX_NAME_CHARS: usize = 150;
 /// so that a rename's transaction can always hold the entries it writes (DynamoDB allows 100
 /// items per transaction).
 pub const MAX_NAME_INDEX_TERMS: usize = 90;
+/// Longest folded name (its name key, see `model::search`), in bytes. A name of
+/// [`MAX_NAME_CHARS`] characters that folding does not lengthen stays within it (four bytes a
+/// character at most); the key sorts index entries (DynamoDB allows 1,024 bytes of sort key) and
+/// is carried in name cursors.
+pub const MAX_NAME_KEY_BYTES: usize = 600;
 /// The most bank accounts one company may hold.
 pub const MAX_BANK_ACCOUNTS: usize = 20;
 /// Longest street, in characters.

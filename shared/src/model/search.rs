@@ -1,8 +1,9 @@
 //! Finding companies by name: folding, the words of a name, the index terms a name is filed
 //! under, and what a search matches.
 //!
-//! A name is folded (lower case, no accents: `São` → `sao`, `AÇOUGUE` → `acougue`) and split
-//! into words on anything that is not a letter or digit. It is filed under every prefix of each
+//! A name is folded (lower case, no accents, compatibility forms to their plain letters and
+//! digits: `São` → `sao`, `AÇOUGUE` → `acougue`, `1º` → `1o`, `ＡＢＣ` → `abc`, `ﬁ` → `fi`) and
+//! split into words on anything that is not a letter or digit. It is filed under every prefix of each
 //! of its words up to [`MAX_PREFIX_CHARS`] characters, and under the empty prefix (the
 //! alphabetical list of all companies). Within a term, entries are ordered by the folded name,
 //! then the id: their [`Position`]. A search reads the term of its longest word (cut to
@@ -13,17 +14,22 @@ use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
-use super::limits::{MAX_NAME_INDEX_TERMS, MAX_QUERY_CHARS};
+use super::limits::{MAX_NAME_INDEX_TERMS, MAX_NAME_KEY_BYTES, MAX_QUERY_CHARS};
 
 /// Longest prefix of a word that is an index term. Longer query words are looked up by their
 /// first this many characters and checked against the whole name.
 pub const MAX_PREFIX_CHARS: usize = 10;
 
-/// Lower case without diacritics: `Câmbio` → `cambio`.
+/// Lower case without diacritics, compatibility characters as their plain forms (Unicode's
+/// compatibility decomposition, NFKD): `Câmbio` → `cambio`, `2ª Vara` → `2a vara`, `１º` →
+/// `1o`, `ﬁ` → `fi`, `m²` → `m2`.
+///
+/// Changing this changes the terms and positions names are filed under: the index entries of
+/// names already written must then be rewritten (`companies-reindex`, see the README).
 pub fn fold(text: &str) -> String {
     use unicode_normalization::char::is_combining_mark;
     use unicode_normalization::UnicodeNormalization;
-    text.nfd()
+    text.nfkd()
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
         .collect()
@@ -67,8 +73,17 @@ pub fn index_terms(name: &str) -> BTreeSet<String> {
     terms
 }
 
-/// Why a name cannot be filed: it has more index terms than one write can hold.
+/// Why a name cannot be filed: it has more index terms than one write can hold, or its folded
+/// form is too long for a key (a few scripts and ligatures expand when folded: a Hangul
+/// syllable becomes two or three letters, `ﷺ` eighteen).
 pub fn check_indexable(name: &str) -> Result<(), String> {
+    let key = name_key(name).len();
+    if key > MAX_NAME_KEY_BYTES {
+        return Err(format!(
+            "is too long once folded for sorting and search ({key} bytes; at most \
+             {MAX_NAME_KEY_BYTES}): some of its characters expand when folded; shorten it"
+        ));
+    }
     let terms = index_terms(name).len();
     if terms > MAX_NAME_INDEX_TERMS {
         return Err(format!(
@@ -174,6 +189,39 @@ mod tests {
         // Decomposed input folds the same as composed input.
         assert_eq!(fold("Sa\u{303}o"), "sao");
         assert_eq!(words("Sa\u{303}o Joa\u{303}o"), ["sao", "joao"]);
+    }
+
+    #[test]
+    fn compatibility_forms_fold_to_plain_letters_and_digits() {
+        assert_eq!(
+            words("Cartório do 1º Ofício"),
+            ["cartorio", "do", "1o", "oficio"]
+        );
+        assert_eq!(words("2ª Vara Cível"), ["2a", "vara", "civel"]);
+        assert_eq!(words("ＡＢＣ Ｌｔｄａ １２"), ["abc", "ltda", "12"]);
+        assert_eq!(words("ﬁlial ﬂores"), ["filial", "flores"]);
+        assert_eq!(words("Área 51 m²"), ["area", "51", "m2"]);
+        // What a user types finds the name as written, and the other way round.
+        let cartorio = name_key("Cartório do 1º Ofício de Notas");
+        assert!(Search::parse("1o oficio").unwrap().matches(&cartorio));
+        assert!(Search::parse("1º OFÍCIO").unwrap().matches(&cartorio));
+        assert!(Search::parse("1ª").unwrap().matches(&name_key("1a Vara")));
+        assert!(!Search::parse("2o").unwrap().matches(&cartorio));
+    }
+
+    #[test]
+    fn a_name_too_long_once_folded_for_a_key_is_refused() {
+        use crate::model::limits::MAX_NAME_CHARS;
+        // The longest key a name can have without expanding: four bytes a letter.
+        let widest = "𠀀".repeat(MAX_NAME_CHARS);
+        assert_eq!(name_key(&widest).len(), MAX_NAME_KEY_BYTES);
+        assert!(check_indexable(&widest).is_ok());
+        // A Hangul syllable folds to two or three letters of three bytes each.
+        let err = check_indexable(&"각".repeat(MAX_NAME_CHARS)).unwrap_err();
+        assert!(err.contains("1350 bytes"), "{err}");
+        assert!(check_indexable(&"각".repeat(20)).is_ok());
+        // A ligature of eighteen letters and spaces.
+        assert!(check_indexable(&"\u{fdfa}".repeat(40)).is_err());
     }
 
     #[test]

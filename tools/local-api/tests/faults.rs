@@ -52,6 +52,9 @@ enum Kind {
     /// Answers a BatchGetItem with nothing read and every key unprocessed, as DynamoDB does
     /// when it throttles a batch.
     Unprocessed,
+    /// Holds the call (tells the test through `held`) until the test says `release`, then
+    /// forwards it: what a slow call looks like to a writer racing it.
+    Hold,
 }
 
 /// A fault for calls whose `X-Amz-Target` ends with `target` ("" = every call), `times` times.
@@ -70,8 +73,17 @@ const ALWAYS: u32 = u32::MAX;
 struct FaultProxy {
     url: String,
     fault: Arc<Mutex<Option<Fault>>>,
+    signals: Arc<Signals>,
+}
+
+#[derive(Default)]
+struct Signals {
     /// Told when a write whose reply is being held has committed upstream.
-    committed: Arc<Notify>,
+    committed: Notify,
+    /// Told when a call is held (`Kind::Hold`).
+    held: Notify,
+    /// Lets a held call go on.
+    release: Notify,
 }
 
 fn canned(status: u16, error_type: &str, extra: &str) -> hyper::Response<Full<Bytes>> {
@@ -106,7 +118,7 @@ async fn forward(
     client: &reqwest::Client,
     req: hyper::Request<Incoming>,
     fault: &Mutex<Option<Fault>>,
-    committed: &Notify,
+    signals: &Signals,
 ) -> Option<hyper::Response<Full<Bytes>>> {
     let target = req
         .headers()
@@ -124,6 +136,10 @@ async fn forward(
     match kind {
         Some(Kind::HangUp) => return None,
         Some(Kind::Delay(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Some(Kind::Hold) => {
+            signals.held.notify_one();
+            signals.release.notified().await;
+        }
         _ => {
             if let Some(answer) = canned_fault(kind, &target, &bytes) {
                 return Some(answer);
@@ -134,7 +150,7 @@ async fn forward(
     match kind {
         // The write has committed upstream; the client gives up waiting for its answer.
         Some(Kind::LoseReply) => {
-            committed.notify_one();
+            signals.committed.notify_one();
             tokio::time::sleep(Duration::from_millis(2_500)).await;
         }
         Some(Kind::HangUpAfterCommit) => return None,
@@ -181,8 +197,8 @@ fn canned_fault(
 impl FaultProxy {
     async fn start() -> FaultProxy {
         let fault = Arc::new(Mutex::new(None));
-        let committed = Arc::new(Notify::new());
-        let (shared, told) = (Arc::clone(&fault), Arc::clone(&committed));
+        let signals = Arc::new(Signals::default());
+        let (shared, told) = (Arc::clone(&fault), Arc::clone(&signals));
         let client = reqwest::Client::new();
         let url = serve_proxy(move |req| {
             let (fault, told, client) = (Arc::clone(&shared), Arc::clone(&told), client.clone());
@@ -192,7 +208,7 @@ impl FaultProxy {
         FaultProxy {
             url,
             fault,
-            committed,
+            signals,
         }
     }
 
@@ -574,7 +590,7 @@ async fn a_lost_reply_overtaken_by_another_writer_is_still_answered_as_done() {
         })
     };
     // Our write has committed, its reply is held: another writer changes the company now.
-    proxy.committed.notified().await;
+    proxy.signals.committed.notified().await;
     let theirs = truth
         .patch(&id, &json!({"declared_billing": "7.00"}), None)
         .await;
@@ -716,4 +732,158 @@ async fn a_failed_clean_up_after_a_rename_never_shows_the_old_name() {
     assert_eq!(page["items"][0]["company_name"], new);
     let all: Value = api.get("/companies?sort=name").await.json().await.unwrap();
     assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    // A reindex clears them.
+    let report = direct.reindex(REINDEX).await.unwrap();
+    assert_eq!(report.companies_repaired, 1);
+    assert_eq!(report.entries_written, 0);
+    assert_eq!(
+        report.entries_deleted as usize,
+        index.len() - expected.len()
+    );
+    assert_eq!(direct.name_index().await.unwrap(), expected);
+}
+
+/// What a reindex is run with in these tests.
+const REINDEX: companies::store::dynamo::reindex::ReindexOptions =
+    companies::store::dynamo::reindex::ReindexOptions {
+        dry_run: false,
+        segments: 2,
+        concurrency: 4,
+    };
+
+/// Files company `id` under the terms of `words` and the name key `key`, as an earlier
+/// folding or an older name left it; how many entries.
+async fn file_under(direct: &DynamoStore, id: uuid::Uuid, words: &[&str], key: &str) -> usize {
+    let mut terms = std::collections::BTreeSet::from([String::new()]);
+    for word in words {
+        for n in 1..=word
+            .chars()
+            .count()
+            .min(companies::model::search::MAX_PREFIX_CHARS)
+        {
+            terms.insert(word.chars().take(n).collect::<String>());
+        }
+    }
+    for term in &terms {
+        let entry = companies::store::dynamo::items::name_entry_item(term, key, id);
+        direct.put_raw(entry).await.unwrap();
+    }
+    terms.len()
+}
+
+/// Company `name`, filed as the release that folded with NFD filed it (under `old_key`).
+async fn filed_by_an_earlier_folding(
+    truth: &Api,
+    direct: &DynamoStore,
+    name: &str,
+    old_key: &str,
+) -> companies::model::Company {
+    use companies::store::CompanyReader;
+    let body = json!({"company_name": name, "phone": "11978235674", "declared_billing": 1});
+    let id = truth.create(&body).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let company = direct.get(id).await.unwrap().unwrap();
+    let key = companies::model::search::name_key(name);
+    for term in companies::model::search::index_terms(name) {
+        let entry = companies::store::dynamo::items::name_entry_key(&term, &key, id);
+        direct.delete_raw(entry).await.unwrap();
+    }
+    let words: Vec<&str> = old_key.split('.').collect();
+    file_under(direct, id, &words, old_key).await;
+    company
+}
+
+/// A reindex meets what AWS does to a long run of writes: a throttled Scan stops it before it
+/// writes anything (run it again); a transaction cancelled for a conflict is retried; a
+/// transaction whose reply was lost after it committed is not applied twice or reported failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reindex_gets_through_throttling_conflicts_and_lost_replies() {
+    let Some((proxy, store, direct)) = proxied_store().await else {
+        return;
+    };
+    let truth = Api::start(direct.clone()).await;
+    let mut companies = vec![
+        filed_by_an_earlier_folding(
+            &truth,
+            &direct,
+            "Cartório do 1º Ofício",
+            "cartorio.do.1º.oficio",
+        )
+        .await,
+    ];
+    let drifted = direct.name_index().await.unwrap();
+    proxy.set(Kind::Throttle, "Scan", ALWAYS);
+    assert!(store.reindex(REINDEX).await.is_err());
+    assert_eq!(direct.name_index().await.unwrap(), drifted);
+
+    for (kind, name, old_key) in [
+        (Kind::CancelConflict, "2ª Vara Cível", "2ª.vara.civel"),
+        (Kind::LoseReply, "3º Tabelionato", "3º.tabelionato"),
+    ] {
+        companies.push(filed_by_an_earlier_folding(&truth, &direct, name, old_key).await);
+        proxy.set(kind, "TransactWriteItems", 1);
+        let report = store.reindex(REINDEX).await.unwrap();
+        assert!(proxy.used_up(), "{kind:?} was not hit");
+        assert!(report.failed.is_empty(), "{kind:?}: {:?}", report.failed);
+        assert_eq!(
+            direct.name_index().await.unwrap(),
+            companies::testing::expected_name_index(&companies),
+            "{kind:?}"
+        );
+    }
+    let report = store.reindex(REINDEX).await.unwrap();
+    assert_eq!(report.companies_repaired, 0);
+    for (q, name) in [
+        ("1o+oficio", "Cartório do 1º Ofício"),
+        ("2a+vara", "2ª Vara Cível"),
+        ("3o", "3º Tabelionato"),
+    ] {
+        let page: Value = truth
+            .get(&format!("/companies?q={q}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["items"][0]["company_name"], name, "{q}");
+    }
+}
+
+/// A company the API renames while its repair is being written: the repair's transaction
+/// holds only while the company is at the version it read, so it is cancelled, and the company
+/// is read and compared again. Without that check the repair would file the old name's
+/// entries after the rename had moved them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_renamed_during_its_repair_is_compared_again() {
+    use companies::store::CompanyReader;
+    let Some((proxy, store, direct)) = proxied_store().await else {
+        return;
+    };
+    let truth = Api::start(direct.clone()).await;
+    let body =
+        json!({"company_name": "Padaria Original", "phone": "11978235674", "declared_billing": 1});
+    let id = truth.create(&body).await["id"].as_str().unwrap().to_owned();
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    for term in ["p", "pa", "pad"] {
+        let entry = companies::store::dynamo::items::name_entry_key(term, "padaria.original", uuid);
+        direct.delete_raw(entry).await.unwrap();
+    }
+    proxy.set(Kind::Hold, "TransactWriteItems", 1);
+    let run = tokio::spawn(async move { store.reindex(REINDEX).await });
+    proxy.signals.held.notified().await;
+    let r = truth
+        .patch(&id, &json!({"company_name": "Mercado Novo"}), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    proxy.signals.release.notify_one();
+    let report = run.await.unwrap().unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let current = direct.get(uuid).await.unwrap().unwrap();
+    assert_eq!(current.company_name, "Mercado Novo");
+    assert_eq!(
+        direct.name_index().await.unwrap(),
+        companies::testing::expected_name_index([&current])
+    );
 }

@@ -24,25 +24,16 @@ impl DynamoStore {
         value: &str,
     ) -> Result<Vec<super::items::Item>, StoreError> {
         let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression(filter)
-                .expression_attribute_names("#a", attribute)
-                .expression_attribute_values(":v", AttributeValue::S(value.into()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Scan", e))?;
-            out.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        self.scan(
+            |scan| {
+                scan.filter_expression(filter)
+                    .expression_attribute_names("#a", attribute)
+                    .expression_attribute_values(":v", AttributeValue::S(value.into()))
+            },
+            |item| out.push(item.clone()),
+        )
+        .await?;
+        Ok(out)
     }
 
     /// Every CNPJ marker as (CNPJ, company id), by a full scan.
@@ -73,6 +64,32 @@ impl DynamoStore {
                 Some((term.to_owned(), text(SK)?.clone()))
             })
             .collect())
+    }
+}
+
+impl DynamoStore {
+    /// Writes `item` as it is, bypassing every rule: for tests that set up drift to repair.
+    pub async fn put_raw(&self, item: super::items::Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("PutItem", e))
+    }
+
+    /// Deletes the item at `key`, bypassing every rule.
+    pub async fn delete_raw(&self, key: super::items::Item) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteItem", e))
     }
 }
 

@@ -141,10 +141,12 @@ pub fn name_term_partition(term: &str) -> AttributeValue {
 
 /// The key of company `id`'s entry under `term`, filed under the name key `name_key`.
 pub fn name_entry_key(term: &str, name_key: &str, id: Uuid) -> Item {
-    key_of(
-        format!("{NAME_PREFIX}{term}"),
-        &crate::model::search::position(name_key, id),
-    )
+    name_entry_at(term, &crate::model::search::position(name_key, id))
+}
+
+/// The key of the entry under `term` at `position`.
+pub fn name_entry_at(term: &str, position: &str) -> Item {
+    key_of(format!("{NAME_PREFIX}{term}"), position)
 }
 
 /// Company `id`'s entry under `term`.

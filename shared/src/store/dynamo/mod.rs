@@ -12,6 +12,7 @@
 //! - [`send`]: one item or one transaction, retries, and recognising a write whose answer was
 //!   lost;
 //! - [`errors`]: SDK failures to store errors;
+//! - [`reindex`]: rewriting the name index from the companies (`companies-reindex`);
 //! - `audit` (feature `test-support`): full-table checks for tests.
 
 #[cfg(feature = "test-support")]
@@ -20,6 +21,7 @@ mod errors;
 mod http;
 pub mod items;
 mod names;
+pub mod reindex;
 mod send;
 mod setup;
 mod writes;

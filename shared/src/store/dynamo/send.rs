@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
 use super::errors::{sdk_error, single_item_error, TRANSACTION_CONFLICT};
@@ -128,7 +128,7 @@ impl DynamoStore {
     }
 
     /// Sends `steps`, retrying contention; `transactional` sends even one step as a transaction.
-    async fn attempts(
+    pub(super) async fn attempts(
         &self,
         steps: &[Step],
         token: &str,
@@ -236,6 +236,18 @@ impl DynamoStore {
                     .map_err(build_err)?,
                 )
                 .build(),
+            Action::Check(key) => TransactWriteItem::builder()
+                .condition_check(
+                    conditioned!(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key.clone())),
+                        c
+                    )
+                    .build()
+                    .map_err(build_err)?,
+                )
+                .build(),
         })
     }
 
@@ -274,6 +286,9 @@ impl DynamoStore {
                     _ => None,
                 })
             }),
+            Action::Check(_) => Err(StoreError::Internal(
+                "a condition check is written in a transaction".into(),
+            )),
         };
         match result {
             Ok(()) => Attempt::Done,

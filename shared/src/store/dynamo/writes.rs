@@ -31,6 +31,8 @@ pub enum Part {
     /// An entry of the name index (written without a condition: its key holds the company's
     /// id and name, so no other company's write touches it).
     NameIndex,
+    /// The company as a reindex read it (see `reindex`): it changed since.
+    CompanyAsRead,
 }
 
 impl Part {
@@ -49,12 +51,13 @@ impl Part {
             // The company was deleted already: its version check failed too.
             Part::Tombstone => StoreError::NotFound,
             // Another writer recorded this version: it wrote the company too.
-            Part::History | Part::NameIndex => StoreError::VersionConflict,
+            Part::History | Part::NameIndex | Part::CompanyAsRead => StoreError::VersionConflict,
         }
     }
 }
 
 /// A condition expression with its placeholders.
+#[derive(Clone)]
 pub(super) struct Condition {
     pub(super) expression: &'static str,
     pub(super) names: HashMap<String, String>,
@@ -79,9 +82,14 @@ impl Condition {
     }
 
     /// Only at this version of the company.
-    fn at_version(version: u64) -> Self {
+    pub(super) fn at_version(version: u64) -> Self {
         Condition::new("#v = :v", &[("#v", VERSION)])
             .value(":v", AttributeValue::N(version.to_string()))
+    }
+
+    /// Only if the item does not exist.
+    pub(super) fn absent() -> Self {
+        Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)])
     }
 
     /// Only if no company holds the marker, or `company` does.
@@ -101,13 +109,16 @@ impl Condition {
     }
 }
 
-/// Puts or deletes an item.
+/// Puts or deletes an item, or (in a transaction) checks the condition on one.
+#[derive(Clone)]
 pub(super) enum Action {
     Put(Item),
     Delete(Item),
+    Check(Item),
 }
 
 /// One conditional step of a write.
+#[derive(Clone)]
 pub struct Step {
     pub(super) part: Part,
     pub(super) action: Action,
@@ -182,7 +193,7 @@ fn history(
     Ok(Some(Step {
         part: Part::History,
         action: Action::Put(item),
-        condition: Some(Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)])),
+        condition: Some(Condition::absent()),
     }))
 }
 
@@ -196,7 +207,7 @@ pub fn create(
     let mut steps = vec![Step {
         part: Part::NewCompany,
         action: Action::Put(company_item(company, token)?),
-        condition: Some(Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)])),
+        condition: Some(Condition::absent()),
     }];
     steps.extend(tax_id_moves(None, Some(company)));
     steps.extend(history(company.id, history_entry, token)?);
@@ -223,7 +234,7 @@ pub fn import(
         Step {
             part: Part::LegacyId,
             action: Action::Put(items::legacy_item(legacy_id, company.id)),
-            condition: Some(Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)])),
+            condition: Some(Condition::absent()),
         },
     );
     Ok(change)
@@ -275,7 +286,7 @@ pub fn delete(
         None => steps.push(Step {
             part: Part::Tombstone,
             action: Action::Put(tombstone_item(current.id, token)),
-            condition: Some(Condition::new("attribute_not_exists(#pk)", &[("#pk", PK)])),
+            condition: Some(Condition::absent()),
         }),
     }
     let change = Change {
