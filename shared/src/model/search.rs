@@ -3,8 +3,8 @@
 //!
 //! A name is folded (lower case, no accents, compatibility forms to their plain letters and
 //! digits: `São` → `sao`, `AÇOUGUE` → `acougue`, `1º` → `1o`, `ＡＢＣ` → `abc`, `ﬁ` → `fi`) and
-//! split into words on anything that is not a letter or digit. It is filed under every prefix of each
-//! of its words up to [`MAX_PREFIX_CHARS`] characters, and under the empty prefix (the
+//! split into words on anything that is not a letter or digit. It is filed under every prefix
+//! of each of its words up to [`MAX_PREFIX_CHARS`] characters, and under the empty prefix (the
 //! alphabetical list of all companies). Within a term, entries are ordered by the folded name,
 //! then the id: their [`Position`]. A search reads the term of its longest word (cut to
 //! [`MAX_PREFIX_CHARS`]) and keeps the entries whose name has, for every query word, a word
