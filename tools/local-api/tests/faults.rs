@@ -2,10 +2,11 @@
 //! of DynamoDB Local that behaves the way DynamoDB does under load: throttling, 500s and 503s,
 //! cancelled transactions, transaction conflicts on single-item writes (once and persistently),
 //! replies lost after the write committed, connections closed without an answer (before and after
-//! the write committed), cut response bodies, stalls, and slow-but-successful calls that exhaust
-//! the request's time budget. The client never gets a bare 500 or internal text; a transient
-//! fault is retried or answered 503 + Retry-After with nothing written; a write whose reply was
-//! lost is answered as if it ran once, and the table shows it landed once.
+//! the write committed), cut response bodies, stalls, slow-but-successful calls that exhaust
+//! the request's time budget, and a call held while another writer acts. The client never gets
+//! a bare 500 or internal text; a transient fault is retried or answered 503 + Retry-After with
+//! nothing written; a write whose reply was lost is answered as if it ran once, and the table
+//! shows it landed once. The same proxy tests `companies-reindex`'s writes.
 
 mod common;
 
@@ -872,7 +873,10 @@ async fn a_company_renamed_during_its_repair_is_compared_again() {
     }
     proxy.set(Kind::Hold, "TransactWriteItems", 1);
     let run = tokio::spawn(async move { store.reindex(REINDEX).await });
-    proxy.signals.held.notified().await;
+    // A guard, not a wait: the repair's transaction arrives at once, or the test fails.
+    tokio::time::timeout(Duration::from_secs(30), proxy.signals.held.notified())
+        .await
+        .expect("the repair wrote nothing");
     let r = truth
         .patch(&id, &json!({"company_name": "Mercado Novo"}), None)
         .await;
