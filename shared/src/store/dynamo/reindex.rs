@@ -39,7 +39,8 @@ const COMPANY_PREFIX: &str = "COMPANY#";
 pub struct ReindexOptions {
     /// Compare and report, write nothing.
     pub dry_run: bool,
-    /// Parallel Scan segments (1 to 1,000,000; a few per 10 GB of table).
+    /// Parallel Scan segments (DynamoDB allows 1 to 1,000,000; AWS suggests one per 2 GB of
+    /// table).
     pub segments: u32,
     /// Companies repaired at once.
     pub concurrency: usize,
@@ -70,6 +71,8 @@ pub struct Repair {
     pub company: Uuid,
     /// Whether the company exists (entries of a deleted company are all removed).
     pub exists: bool,
+    /// Entries put and deleted. When the API changed the company during its repair, the last
+    /// attempt's count, some of which may have found the entry already as wanted.
     pub written: u64,
     pub deleted: u64,
 }
