@@ -93,7 +93,10 @@ async fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("companies-reindex: {e}");
-            eprintln!("companies-reindex: the run did not finish; run it again");
+            eprintln!(
+                "companies-reindex: the run did not finish (nothing was left worse); once the \
+                 cause above is fixed, run it again"
+            );
             ExitCode::from(1)
         }
     }
