@@ -752,26 +752,6 @@ const REINDEX: companies::store::dynamo::reindex::ReindexOptions =
         concurrency: 4,
     };
 
-/// Files company `id` under the terms of `words` and the name key `key`, as an earlier
-/// folding or an older name left it; how many entries.
-async fn file_under(direct: &DynamoStore, id: uuid::Uuid, words: &[&str], key: &str) -> usize {
-    let mut terms = std::collections::BTreeSet::from([String::new()]);
-    for word in words {
-        for n in 1..=word
-            .chars()
-            .count()
-            .min(companies::model::search::MAX_PREFIX_CHARS)
-        {
-            terms.insert(word.chars().take(n).collect::<String>());
-        }
-    }
-    for term in &terms {
-        let entry = companies::store::dynamo::items::name_entry_item(term, key, id);
-        direct.put_raw(entry).await.unwrap();
-    }
-    terms.len()
-}
-
 /// Company `name`, filed as the release that folded with NFD filed it (under `old_key`).
 async fn filed_by_an_earlier_folding(
     truth: &Api,
@@ -793,7 +773,7 @@ async fn filed_by_an_earlier_folding(
         direct.delete_raw(entry).await.unwrap();
     }
     let words: Vec<&str> = old_key.split('.').collect();
-    file_under(direct, id, &words, old_key).await;
+    companies::testing::file_raw(direct, id, &words, old_key).await;
     company
 }
 

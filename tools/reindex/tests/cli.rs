@@ -10,7 +10,7 @@ use companies::model::search::{self, NameQuery, Search};
 use companies::model::{input, now, Company};
 use companies::store::dynamo::items;
 use companies::store::{CompanyCreator, CompanyLister, DynamoStore};
-use companies::testing::expected_name_index;
+use companies::testing::{expected_name_index, file_raw};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -27,24 +27,6 @@ fn reindex(store: &DynamoStore, args: &[&str]) -> (Output, Value) {
         .unwrap();
     let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out, report)
-}
-
-/// Entries of company `id` under `words` filed under the name key `key`, as a release that
-/// folded names differently (or an older name) left them.
-async fn file_under(store: &DynamoStore, id: Uuid, words: &[&str], key: &str) -> usize {
-    let mut terms = BTreeSet::from([String::new()]);
-    for word in words {
-        for n in 1..=word.chars().count().min(search::MAX_PREFIX_CHARS) {
-            terms.insert(word.chars().take(n).collect::<String>());
-        }
-    }
-    for term in &terms {
-        store
-            .put_raw(items::name_entry_item(term, key, id))
-            .await
-            .unwrap();
-    }
-    terms.len()
 }
 
 async fn unfile(store: &DynamoStore, c: &Company, terms: &[&str]) {
@@ -82,11 +64,11 @@ async fn a_drifted_index_is_reported_then_set_right_then_found_clean() {
     let all_terms: Vec<&str> = all_terms.iter().map(String::as_str).collect();
     unfile(&store, &cartorio, &all_terms).await;
     let old = ["cartorio", "do", "1º", "oficio"];
-    let cartorio_old = file_under(&store, cartorio.id, &old, "cartorio.do.1º.oficio").await;
+    let cartorio_old = file_raw(&store, cartorio.id, &old, "cartorio.do.1º.oficio").await;
     // Two entries lost; a failed clean-up's entries of an old name; a deleted company's.
     unfile(&store, &paulista, &["pau", "paulista"]).await;
-    let velha = file_under(&store, mercado.id, &["padaria", "velha"], "padaria.velha").await;
-    let ghost = file_under(&store, Uuid::now_v7(), &["fantasma"], "fantasma").await;
+    let velha = file_raw(&store, mercado.id, &["padaria", "velha"], "padaria.velha").await;
+    let ghost = file_raw(&store, Uuid::now_v7(), &["fantasma"], "fantasma").await;
     assert!(found(&store, "1o oficio").await.is_empty());
     assert!(found(&store, "pau").await.is_empty());
     let drifted = store.name_index().await.unwrap();
