@@ -185,36 +185,47 @@ impl<'de> Visitor<'de> for Fields<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonBody, A::Error> {
-        let mut body = JsonBody::default();
+        let mut exact = HashMap::new();
         let strict = || Strict {
             repeated: self.repeated,
         };
-        while let Some(key) = map.next_key::<String>()? {
-            if body.doc.contains_key(&key) {
-                return Err(repeat(self.repeated, &key));
+        let doc = members(&mut map, self.repeated, |key, map| {
+            if !EXACT_NUMBER_FIELDS.contains(&key) {
+                return map.next_value_seed(strict());
             }
-            let value = if EXACT_NUMBER_FIELDS.contains(&key.as_str()) {
-                let raw: &RawValue = map.next_value()?;
-                let text = raw.get();
-                if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-                    body.exact.insert(key.clone(), text.to_owned());
-                    // Beyond a double's range (`1e400`) the largest double stands in: only
-                    // the exact text kept above is read as the amount.
-                    serde_json::from_str(text).unwrap_or_else(|_| Value::from(f64::MAX))
-                } else {
-                    strict()
-                        .deserialize(&mut serde_json::Deserializer::from_str(text))
-                        .map_err(serde::de::Error::custom)
-                        .map_err(under(self.repeated, || input::field_name(&key)))?
-                }
+            let raw: &RawValue = map.next_value()?;
+            let text = raw.get();
+            if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+                exact.insert(key.to_owned(), text.to_owned());
+                // Beyond a double's range (`1e400`) the largest double stands in: only the
+                // exact text kept above is read as the amount.
+                Ok(serde_json::from_str(text).unwrap_or_else(|_| Value::from(f64::MAX)))
             } else {
-                map.next_value_seed(strict())
-                    .map_err(under(self.repeated, || input::field_name(&key)))?
-            };
-            body.doc.insert(key, value);
-        }
-        Ok(body)
+                strict()
+                    .deserialize(&mut serde_json::Deserializer::from_str(text))
+                    .map_err(serde::de::Error::custom)
+            }
+        })?;
+        Ok(JsonBody { doc, exact })
     }
+}
+
+/// The members of a JSON object, each value read by `value`; a name met twice fails the parse
+/// (see [`repeat`]), and a repeat found inside a value gets the member's name on its path.
+fn members<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    repeated: &Repeated,
+    mut value: impl FnMut(&str, &mut A) -> Result<Value, A::Error>,
+) -> Result<Map<String, Value>, A::Error> {
+    let mut members = Map::new();
+    while let Some(key) = map.next_key::<String>()? {
+        if members.contains_key(&key) {
+            return Err(repeat(repeated, &key));
+        }
+        let read = value(&key, map).map_err(under(repeated, || input::field_name(&key)))?;
+        members.insert(key, read);
+    }
+    Ok(members)
 }
 
 /// Reads any JSON value, as `serde_json::Value` does, but fails on an object that names a
@@ -284,19 +295,11 @@ impl<'de> Visitor<'de> for Strict<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut members = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if members.contains_key(&key) {
-                return Err(repeat(self.repeated, &key));
-            }
-            let value = map
-                .next_value_seed(Strict {
-                    repeated: self.repeated,
-                })
-                .map_err(under(self.repeated, || input::field_name(&key)))?;
-            members.insert(key, value);
-        }
-        Ok(Value::Object(members))
+        let repeated = self.repeated;
+        members(&mut map, repeated, |_, map| {
+            map.next_value_seed(Strict { repeated })
+        })
+        .map(Value::Object)
     }
 }
 
