@@ -62,8 +62,17 @@ fn key_of(pk: String, sk: &str) -> Item {
     ])
 }
 
+const COMPANY_PREFIX: &str = "COMPANY#";
+/// The attribute of a company item holding its name (`CompanyItem::company_name`).
+pub(super) const COMPANY_NAME: &str = "company_name";
+
 fn company_pk(id: Uuid) -> String {
-    format!("COMPANY#{id}")
+    format!("{COMPANY_PREFIX}{id}")
+}
+
+/// The company whose partition key is `pk`, if it is one.
+pub(super) fn company_of(pk: &str) -> Option<Uuid> {
+    pk.strip_prefix(COMPANY_PREFIX)?.parse().ok()
 }
 
 /// The key of company `id`.
@@ -367,6 +376,9 @@ mod tests {
             AttributeValue::S(format!("COMPANY#{}", company.id))
         );
         assert_eq!(item[GSI1_SK], AttributeValue::S(company.id.to_string()));
+        // What a reindex reads of a company item without mapping it.
+        assert_eq!(item[COMPANY_NAME], AttributeValue::S("My Company".into()));
+        assert_eq!(company_of(item[PK].as_s().unwrap()), Some(company.id));
         assert_eq!(from_item(item).unwrap(), company);
     }
 

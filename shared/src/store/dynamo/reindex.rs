@@ -24,7 +24,9 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::errors::sdk_error;
-use super::items::{self, company_key, Item, COMPANY_SK, NAME_PREFIX, PK, SK};
+use super::items::{
+    self, company_key, company_of, Item, COMPANY_NAME, COMPANY_SK, NAME_PREFIX, PK, SK,
+};
 use super::writes::{Action, Condition, Part, Step, MAX_TRANSACTION_ITEMS};
 use super::DynamoStore;
 use crate::model::search;
@@ -32,7 +34,6 @@ use crate::store::{CompanyReader, StoreError};
 
 /// Times a company is read and compared again when the API changed it during its repair.
 const REPAIR_ATTEMPTS: u32 = 5;
-const COMPANY_PREFIX: &str = "COMPANY#";
 
 /// How to run a reindex.
 #[derive(Debug, Clone, Copy)]
@@ -118,10 +119,7 @@ impl Snapshot {
                 None => self.unreadable += 1,
             }
         } else if sk == COMPANY_SK {
-            let id = pk
-                .strip_prefix(COMPANY_PREFIX)
-                .and_then(|id| id.parse().ok());
-            if let (Some(id), Some(name)) = (id, text("company_name")) {
+            if let (Some(id), Some(name)) = (company_of(pk), text(COMPANY_NAME)) {
                 self.companies.insert(id, name.clone());
             }
         }
@@ -230,7 +228,7 @@ impl DynamoStore {
                     .projection_expression("#pk, #sk, #name")
                     .expression_attribute_names("#pk", PK)
                     .expression_attribute_names("#sk", SK)
-                    .expression_attribute_names("#name", "company_name")
+                    .expression_attribute_names("#name", COMPANY_NAME)
             },
             |item| snapshot.add(item),
         )
@@ -362,7 +360,7 @@ mod tests {
     fn a_snapshot_groups_entries_by_the_company_in_their_position() {
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         let mut company = company_key(a);
-        company.insert("company_name".into(), AttributeValue::S("Sé Ltda".into()));
+        company.insert(COMPANY_NAME.into(), AttributeValue::S("Sé Ltda".into()));
         let mut snapshot = Snapshot::default();
         for item in [
             company,
