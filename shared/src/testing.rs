@@ -68,12 +68,7 @@ pub fn expected_name_index<'a>(
 /// name key `key`, bypassing every rule: the entries an earlier folding or an older name left
 /// behind, for a reindex to find. How many entries.
 pub async fn file_raw(store: &DynamoStore, id: Uuid, words: &[&str], key: &str) -> usize {
-    let mut terms = BTreeSet::from([String::new()]);
-    for word in words {
-        for n in 1..=word.chars().count().min(search::MAX_PREFIX_CHARS) {
-            terms.insert(word.chars().take(n).collect::<String>());
-        }
-    }
+    let terms = search::terms_of(words);
     for term in &terms {
         let entry = crate::store::dynamo::items::name_entry_item(term, key, id);
         if let Err(e) = store.put_raw(entry).await {

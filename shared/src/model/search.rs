@@ -48,7 +48,12 @@ pub fn words(text: &str) -> Vec<String> {
 /// The folded name as it sorts: its words joined by `.`, which sorts below every letter and
 /// digit, so that "sao joao" comes before "sao joao ltda" and before "saoa".
 pub fn name_key(name: &str) -> String {
-    words(name).join(".")
+    key_of(&words(name))
+}
+
+/// The name key of a name whose folded words are `words`.
+fn key_of(words: &[String]) -> String {
+    words.join(".")
 }
 
 /// The words of a name key.
@@ -64,10 +69,16 @@ fn head(word: &str, n: usize) -> &str {
 /// Every term `name` is filed under: the empty term and each prefix of each word, up to
 /// [`MAX_PREFIX_CHARS`] characters.
 pub fn index_terms(name: &str) -> BTreeSet<String> {
+    terms_of(&words(name))
+}
+
+/// The terms of a name whose folded words are `words` (see [`index_terms`]).
+pub fn terms_of(words: &[impl AsRef<str>]) -> BTreeSet<String> {
     let mut terms = BTreeSet::from([String::new()]);
-    for word in words(name) {
+    for word in words {
+        let word = word.as_ref();
         for (n, _) in word.chars().enumerate().take(MAX_PREFIX_CHARS) {
-            terms.insert(head(&word, n + 1).to_owned());
+            terms.insert(head(word, n + 1).to_owned());
         }
     }
     terms
@@ -77,14 +88,15 @@ pub fn index_terms(name: &str) -> BTreeSet<String> {
 /// form is too long for a key (a few scripts and ligatures expand when folded: a Hangul
 /// syllable becomes two or three letters, `ﷺ` eighteen).
 pub fn check_indexable(name: &str) -> Result<(), String> {
-    let key = name_key(name).len();
+    let words = words(name);
+    let key = key_of(&words).len();
     if key > MAX_NAME_KEY_BYTES {
         return Err(format!(
             "is too long once folded for sorting and search ({key} bytes; at most \
              {MAX_NAME_KEY_BYTES}): some of its characters expand when folded; shorten it"
         ));
     }
-    let terms = index_terms(name).len();
+    let terms = terms_of(&words).len();
     if terms > MAX_NAME_INDEX_TERMS {
         return Err(format!(
             "has too many distinct words to be searchable ({terms} word prefixes; at most \
