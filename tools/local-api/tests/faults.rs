@@ -744,6 +744,63 @@ async fn a_failed_clean_up_after_a_rename_never_shows_the_old_name() {
     assert_eq!(direct.name_index().await.unwrap(), expected);
 }
 
+/// A company filed by the release that folded with NFD and renamed before the reindex ran: the
+/// rename removed the entries the current folding gives the old name, not those the table
+/// held, so the old entries stay beside the new ones under the terms both names share. A page
+/// then holds two entries of one company; it is read once (BatchGetItem refuses a key named
+/// twice: this was a 500 on every such search until a reindex) and returned once, under its
+/// current name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_with_stale_entries_beside_its_own_is_listed_once() {
+    use companies::store::CompanyReader;
+    let Some(direct) = companies::testing::dynamo_store("faults").await else {
+        return;
+    };
+    let api = Api::start(direct.clone()).await;
+    let old = "Cartório do 1º Ofício";
+    let company = filed_by_an_earlier_folding(&api, &direct, old, "cartorio.do.1º.oficio").await;
+    let id = company.id.to_string();
+    // The stale entries sort after the new name's, then (2º after 1º) before them.
+    for (new, own_word) in [
+        ("Cartório do 1º Ofício de Notas", "notas"),
+        ("Cartório do 2º Ofício", "2o"),
+    ] {
+        let r = api.patch(&id, &json!({"company_name": new}), None).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let current = direct.get(company.id).await.unwrap().unwrap();
+        assert!(
+            direct.name_index().await.unwrap().len()
+                > companies::testing::expected_name_index([&current]).len(),
+            "no stale entries: the test does not test anything"
+        );
+        for query in [
+            "q=cartorio",
+            "q=cart%20of",
+            "q=do",
+            "sort=name",
+            &format!("q={own_word}"),
+        ] {
+            for limit in [1, 2, 20] {
+                let mut names = Vec::new();
+                let mut path = format!("/companies?{query}&limit={limit}");
+                loop {
+                    let r = api.get(&path).await;
+                    assert_eq!(r.status(), StatusCode::OK, "{path}");
+                    let page: Value = r.json().await.unwrap();
+                    for item in page["items"].as_array().unwrap() {
+                        names.push(item["company_name"].as_str().unwrap().to_owned());
+                    }
+                    match page["next_cursor"].as_str() {
+                        Some(c) => path = format!("/companies?{query}&limit={limit}&cursor={c}"),
+                        None => break,
+                    }
+                }
+                assert_eq!(names, [new], "{query} limit {limit}");
+            }
+        }
+    }
+}
+
 /// What a reindex is run with in these tests.
 const REINDEX: companies::store::dynamo::reindex::ReindexOptions =
     companies::store::dynamo::reindex::ReindexOptions {

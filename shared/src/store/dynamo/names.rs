@@ -9,7 +9,7 @@
 //!
 //! [`MAX_PREFIX_CHARS`]: crate::model::search::MAX_PREFIX_CHARS
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
@@ -79,12 +79,18 @@ impl DynamoStore {
         // When the budget ran out first, the next page continues after the last entry read.
         let next_after = next.or(if finished { None } else { start });
         let mut companies = self.companies(page.iter().map(|c| c.id)).await?;
+        // A company can have two entries on a page: the one of its name and a stale one (of a
+        // name it had, left by a failed clean-up, or filed by an earlier folding); only the
+        // entry of its current name returns it.
         let items = page
             .into_iter()
             .filter_map(|c| {
-                companies
-                    .remove(&c.id)
-                    .filter(|company| search::name_key(&company.company_name) == c.name_key)
+                let current = companies.get(&c.id)?;
+                if search::name_key(&current.company_name) == c.name_key {
+                    companies.remove(&c.id)
+                } else {
+                    None
+                }
             })
             .collect();
         Ok(Page { items, next_after })
@@ -117,12 +123,15 @@ impl DynamoStore {
         Ok((out.items.unwrap_or_default(), more))
     }
 
-    /// The companies with these ids that exist (strongly consistent), by id.
+    /// The companies with these ids that exist (strongly consistent), by id. An id may come
+    /// more than once; it is asked for once (BatchGetItem refuses a request that names a key
+    /// twice).
     async fn companies(
         &self,
         ids: impl Iterator<Item = Uuid>,
     ) -> Result<HashMap<Uuid, Company>, StoreError> {
-        let keys: Vec<Item> = ids.map(company_key).collect();
+        let ids: BTreeSet<Uuid> = ids.collect();
+        let keys: Vec<Item> = ids.into_iter().map(company_key).collect();
         let mut found = HashMap::new();
         if keys.is_empty() {
             return Ok(found);
