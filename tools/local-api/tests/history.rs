@@ -7,27 +7,7 @@ mod common;
 use common::{full, header, problem, Api};
 use reqwest::header::{ETAG, LOCATION};
 use reqwest::StatusCode;
-use serde_json::{json, Map, Value};
-
-/// The company as the history rebuilds it: `GET`'s body less `updated`, `version` and nulls.
-fn canonical(company: &Value) -> Value {
-    fn strip(v: &Value) -> Value {
-        match v {
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .filter(|(_, v)| !v.is_null())
-                    .map(|(k, v)| (k.clone(), strip(v)))
-                    .collect::<Map<_, _>>(),
-            ),
-            other => other.clone(),
-        }
-    }
-    let mut c = company.clone();
-    let map = c.as_object_mut().unwrap();
-    map.remove("updated");
-    map.remove("version");
-    strip(&c)
-}
+use serde_json::{json, Value};
 
 async fn history(api: &Api, id: &str, query: &str) -> Value {
     let r = api.get(&format!("/companies/{id}/history{query}")).await;
@@ -151,7 +131,12 @@ async fn every_change_has_one_entry_that_rebuilds_the_company(api: Api) {
     let mut state = json!({});
     for (entry, snapshot) in entries.iter().zip(&snapshots) {
         json_patch::merge(&mut state, &entry["changes"]);
-        assert_eq!(state, canonical(snapshot), "version {}", entry["version"]);
+        assert_eq!(
+            state,
+            common::canonical(snapshot),
+            "version {}",
+            entry["version"]
+        );
     }
 
     // Pages of 3: the same entries, each once.

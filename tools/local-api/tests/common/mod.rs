@@ -12,7 +12,7 @@ use std::time::Duration;
 use companies::store::Store;
 use reqwest::header::{CONTENT_TYPE, IF_MATCH};
 use reqwest::{Client, Response, StatusCode};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 
 /// Every log line the local API wrote during this test binary's run.
@@ -261,6 +261,26 @@ pub fn full() -> Value {
                     "postal_code": "01310-100"},
         "bank_accounts": [{"bank_code": "336", "agency": "1290-0", "account_number": "1243"}]
     })
+}
+
+/// The company as the history rebuilds it: `GET`'s body less `updated`, `version` and nulls.
+pub fn canonical(company: &Value) -> Value {
+    fn strip(v: &Value) -> Value {
+        match v {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), strip(v)))
+                    .collect::<Map<_, _>>(),
+            ),
+            other => other.clone(),
+        }
+    }
+    let mut c = company.clone();
+    let map = c.as_object_mut().unwrap();
+    map.remove("updated");
+    map.remove("version");
+    strip(&c)
 }
 
 pub fn header(r: &Response, name: reqwest::header::HeaderName) -> String {
