@@ -1,7 +1,16 @@
 //! `companies-import` against a real PostgreSQL (the cluster `scripts/postgres.sh` starts) and
 //! DynamoDB Local, read back through the API: exact mapping, every legacy quirk refused or mapped
 //! as documented, re-runs that write nothing, a SIGKILL mid-run resumed to the same result as a
-//! clean run, and `legacy_id` lookups.
+//! clean run, runs through the local API's fault proxy (throttling, conflicts, lost replies)
+//! ending as a clean run, and `legacy_id` lookups.
+
+// The fault proxy of the local API's tests, and the pass-through proxy it is built on.
+#[allow(dead_code)]
+#[path = "../../local-api/tests/common/fault_proxy.rs"]
+mod fault_proxy;
+#[allow(dead_code)]
+#[path = "../../local-api/tests/common/recorder.rs"]
+mod recorder;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -12,6 +21,7 @@ use std::time::Duration;
 
 use companies::store::DynamoStore;
 use companies::testing::expected_name_index;
+use fault_proxy::{FaultProxy, Kind};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
@@ -108,15 +118,7 @@ impl Setup {
 
     /// Runs the importer to its end: exit status, summary (stdout), stderr.
     fn import(&self, extra: &[&str]) -> (i32, Value, String) {
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = self.command(extra).output().unwrap();
-        let stderr = String::from_utf8_lossy(&stderr).into_owned();
-        let summary = serde_json::from_slice(&stdout)
-            .unwrap_or_else(|e| panic!("no summary ({e}); stderr: {stderr}"));
-        (status.code().unwrap_or(-1), summary, stderr)
+        finish(self.command(extra))
     }
 
     fn rejects(&self) -> Vec<Value> {
@@ -157,6 +159,19 @@ impl Setup {
             }
         }
     }
+}
+
+/// Runs an importer command to its end: exit status, summary (stdout), stderr.
+fn finish(mut command: Command) -> (i32, Value, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
+    let summary = serde_json::from_slice(&stdout)
+        .unwrap_or_else(|e| panic!("no summary ({e}); stderr: {stderr}"));
+    (status.code().unwrap_or(-1), summary, stderr)
 }
 
 fn without(mut company: Value, field: &str) -> Value {
@@ -469,4 +484,50 @@ async fn a_run_killed_mid_way_and_run_again_ends_as_a_clean_run() {
         out
     };
     assert_eq!(index, expected_name_index(&stored));
+}
+
+/// What AWS does to a long run of writes and DynamoDB Local does not, through the fault proxy
+/// (one writer, so the faults meet one company after another): transactions throttled past the
+/// SDK's retries (the importer's own back-off then runs), cancelled for a conflict, and
+/// committed with their reply lost (held past the attempt timeout, or the connection closed),
+/// once or on every attempt.
+/// Every run ends as a clean run does: the same companies, index and history, and the same
+/// summary (a company whose reply was lost is counted written, not "already present").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_gets_through_throttling_conflicts_and_lost_replies() {
+    let sql = generated(40);
+    let Some(clean) = setup(&sql).await else {
+        return;
+    };
+    let (status, summary, _) = clean.import(&["--quiet"]);
+    assert_eq!(status, 2, "one in 50 companies has a bad agency");
+    let expected = contents(&clean).await;
+    // A lost reply once is answered by the SDK's retry (DynamoDB replays a transaction's
+    // ClientRequestToken); on every attempt, the importer must find its write landed.
+    let every_attempt = companies::store::dynamo::MAX_ATTEMPTS;
+    for (kind, times) in [
+        (Kind::Throttle, 10),
+        (Kind::CancelConflict, 3),
+        (Kind::LoseReply, 1),
+        (Kind::LoseReply, every_attempt),
+        (Kind::HangUpAfterCommit, every_attempt),
+    ] {
+        let Some(s) = setup(&sql).await else {
+            return;
+        };
+        let proxy = FaultProxy::start().await;
+        proxy.set_after(kind, "TransactWriteItems", 5, times);
+        let mut command = s.command(&["--quiet", "--concurrency", "1"]);
+        command.env("AWS_ENDPOINT_URL_DYNAMODB", &proxy.url);
+        let (code, faulted, stderr) = finish(command);
+        assert!(proxy.used_up(), "{kind:?}: not every fault was met");
+        assert_eq!((code, &faulted), (status, &summary), "{kind:?}: {stderr}");
+        if kind == Kind::Throttle {
+            assert!(stderr.contains("retrying client_company"), "{stderr}");
+        }
+        assert!(
+            contents(&s).await == expected,
+            "{kind:?}: the table differs from a clean run's"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! client, and assertions on problem+json answers.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
 pub mod recorder;
 
 use std::collections::BTreeSet;

@@ -102,12 +102,7 @@ async fn forward(
     req: hyper::Request<Incoming>,
     calls: &Mutex<BTreeSet<Call>>,
 ) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = req.into_parts();
-    let bytes = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let (parts, bytes) = read(req).await;
     let header = |name: &str| {
         parts
             .headers
@@ -129,6 +124,17 @@ async fn forward(
 /// Sends a DynamoDB call on to DynamoDB Local as it came, and returns its answer: status and
 /// headers (less those the proxy's own framing sets, and the body checksum, which a proxy that
 /// changes the body would break) and body. A failure to reach it is a 500.
+/// A request's head and its whole body.
+pub async fn read(req: hyper::Request<Incoming>) -> (hyper::http::request::Parts, Bytes) {
+    let (parts, body) = req.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    (parts, bytes)
+}
+
 pub async fn pass_through(
     client: &reqwest::Client,
     headers: &hyper::HeaderMap,
