@@ -101,8 +101,8 @@ struct Run {
     companies: Vec<Known>,
     /// Every id either store has answered with → the name both share in comparisons.
     aliases: HashMap<String, String>,
-    /// Idempotency keys used so far with the body first sent.
-    keys: Vec<(String, Value)>,
+    /// Idempotency keys used so far, with where and what they were first sent.
+    keys: Vec<(String, String, Value)>,
     /// How many answers of each kind and status, and how many companies listings returned:
     /// printed at the end, to see what a sequence exercised.
     seen: BTreeMap<String, usize>,
@@ -375,19 +375,27 @@ impl Run {
             .collect();
     }
 
+    /// Now and then an `Idempotency-Key` from a few shared by every create and account add
+    /// (so a key comes back with its first request, with another body, or at another
+    /// resource), and then, half the time, the body it was first sent with to `target`.
+    fn idempotency(&mut self, target: &str, body: &mut Value) -> Headers {
+        if self.rng.u8(..4) != 0 {
+            return Vec::new();
+        }
+        let key = format!("model-{}-{}", self.seed, self.rng.usize(..4));
+        match self.keys.iter().find(|(k, _, _)| *k == key) {
+            Some((_, first, sent)) if first == target && self.rng.bool() => *body = sent.clone(),
+            Some(_) => {}
+            None => self
+                .keys
+                .push((key.clone(), target.to_owned(), body.clone())),
+        }
+        vec![("idempotency-key", key)]
+    }
+
     async fn create(&mut self) {
         let mut doc = self.document();
-        let mut headers = Vec::new();
-        if self.rng.u8(..4) == 0 {
-            let n = self.rng.usize(..4);
-            let key = format!("model-{}-{n}", self.seed);
-            match self.keys.iter().find(|(k, _)| *k == key) {
-                Some((_, first)) if self.rng.bool() => doc = first.clone(),
-                Some(_) => {}
-                None => self.keys.push((key.clone(), doc.clone())),
-            }
-            headers.push(("idempotency-key", key));
-        }
+        let headers = self.idempotency("create", &mut doc);
         let paths = ["/companies".to_owned(), "/companies".to_owned()];
         let (status, [memory, dynamo]) =
             self.both("POST", paths, headers, Some(doc), "create").await;
@@ -446,14 +454,15 @@ impl Run {
     async fn account(&mut self) {
         let Some(i) = self.some_company() else { return };
         let accounts = self.companies[i].accounts.clone();
-        let headers = self.if_match(i);
+        let mut headers = self.if_match(i);
         let choice = if accounts.is_empty() {
             0
         } else {
             self.rng.u8(..3)
         };
         let (method, paths, body) = if choice == 0 {
-            let body = self.new_account();
+            let mut body = self.new_account();
+            headers.extend(self.idempotency(&format!("account of {i}"), &mut body));
             ("POST", self.company_paths(i, "/bank-accounts"), Some(body))
         } else {
             let account = accounts[self.rng.usize(..accounts.len())].clone();
