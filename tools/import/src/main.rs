@@ -160,7 +160,10 @@ async fn main() -> ExitCode {
         Err((summary, e)) => {
             print_summary(&summary);
             eprintln!("companies-import: {e}");
-            eprintln!("companies-import: the run did not finish; run it again to resume");
+            eprintln!(
+                "companies-import: the run did not finish; once the cause above is fixed, run it \
+                 again to resume"
+            );
             ExitCode::from(1)
         }
     }

@@ -531,3 +531,26 @@ async fn an_import_gets_through_throttling_conflicts_and_lost_replies() {
         );
     }
 }
+
+/// A write AWS denies (IAM, or the table's KMS key) stops the run at once, without the
+/// back-off meant for throttling: exit 1, the cause on stderr with what to do, nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_write_stops_the_run_with_its_cause() {
+    let Some(s) = setup(&generated(20)).await else {
+        return;
+    };
+    let proxy = FaultProxy::start().await;
+    proxy.set(Kind::Deny, "TransactWriteItems", fault_proxy::ALWAYS);
+    let mut command = s.command(&["--quiet"]);
+    command.env("AWS_ENDPOINT_URL_DYNAMODB", &proxy.url);
+    let (code, summary, stderr) = finish(command);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("AccessDeniedException"), "{stderr}");
+    assert!(stderr.contains("once the cause above is fixed"), "{stderr}");
+    assert!(
+        !stderr.contains("retrying"),
+        "a denial was retried: {stderr}"
+    );
+    assert_eq!(summary["companies_written"], 0);
+    assert!(s.all().await.is_empty(), "something was written");
+}

@@ -3,11 +3,12 @@
 //! cancelled transactions, transaction conflicts on single-item writes (once and persistently),
 //! replies lost after the write committed, connections closed without an answer (before and after
 //! the write committed), cut response bodies, stalls, slow-but-successful calls that exhaust
-//! the request's time budget, and a call held while another writer acts. The client never gets
-//! a bare 500 or internal text; a transient fault is retried or answered 503 + Retry-After with
-//! nothing written; a write whose reply was lost is answered as if it ran once, and the table
-//! shows it landed once. The same proxy (`common/fault_proxy.rs`) tests `companies-reindex`'s
-//! writes, and the importer's (`tools/import/tests/import.rs`).
+//! the request's time budget, a call held while another writer acts, and calls denied (IAM or
+//! KMS). The client never gets internal text; a transient fault is retried or answered 503 +
+//! Retry-After with nothing written; a denial, which no retry cures, is a 500 problem with its
+//! cause logged; a write whose reply was lost is answered as if it ran once, and the table shows
+//! it landed once. The same proxy (`common/fault_proxy.rs`) tests `companies-reindex`'s writes,
+//! and the importer's (`tools/import/tests/import.rs`).
 
 mod common;
 
@@ -43,6 +44,53 @@ async fn assert_unavailable(r: reqwest::Response) {
     ] {
         assert!(!text.contains(leak), "internal text {leak:?} in {text}");
     }
+}
+
+/// A call AWS denies (IAM, or the table's KMS key) is no passing fault: it is not retried, the
+/// answer is a 500 that names nothing internal, nothing is written, and the log line carries
+/// the cause for whoever deploys the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_call_is_a_500_logged_with_its_cause_and_nothing_written() {
+    let Some((proxy, api, truth)) = setup(Duration::from_secs(8)).await else {
+        return;
+    };
+    let id = api.create(&acme()).await["id"].as_str().unwrap().to_owned();
+    let before = stored_company(&truth, &id).await;
+    // One denial each: a retry would get through, so a 500 also shows there was none.
+    let billing = json!({"declared_billing": "99.00"});
+    for (target, path, patch) in [
+        ("GetItem", format!("/companies/{id}"), None),
+        ("Query", "/companies?q=acme".to_owned(), None),
+        ("BatchGetItem", "/companies?sort=name".to_owned(), None),
+        (
+            "TransactWriteItems",
+            format!("/companies/{id}"),
+            Some(&billing),
+        ),
+    ] {
+        proxy.set(Kind::Deny, target, 1);
+        let r = match patch {
+            None => api.get(&path).await,
+            Some(patch) => api.patch(&id, patch, None).await,
+        };
+        assert!(proxy.used_up(), "{target}: the denial was not met");
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR, "{target}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let text = r.text().await.unwrap();
+        for leak in ["AccessDenied", "injected", "Dynamo", "Item", "Query"] {
+            assert!(!text.contains(leak), "internal text {leak:?} in {text}");
+        }
+    }
+    proxy.set(Kind::Deny, "TransactWriteItems", 1);
+    let r = api.post(&full()).await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(stored_company(&truth, &id).await, before, "nothing written");
+    assert_eq!(company_count(&truth).await, 1, "nothing created");
+    assert!(
+        common::logs_contain("AccessDeniedException"),
+        "the cause is not logged"
+    );
+    common::assert_logs_masked();
 }
 
 /// The company `id` as the table holds it.

@@ -1,7 +1,7 @@
 //! A proxy in front of DynamoDB Local that does to calls what DynamoDB does under load, as the
 //! test switches it: throttling, 500s and 503s, cancelled transactions, transaction conflicts,
 //! replies lost after the write committed, connections closed without an answer, cut bodies,
-//! stalls, calls held while another writer acts. Used by the local API's fault tests and the
+//! stalls, calls held while another writer acts, calls denied (IAM or KMS). Used by the local API's fault tests and the
 //! importer's (which includes this file and `recorder.rs` by path).
 
 use std::sync::{Arc, Mutex};
@@ -47,6 +47,9 @@ pub enum Kind {
     /// Holds the call (tells the test through `held`) until the test says `release`, then
     /// forwards it: what a slow call looks like to a writer racing it.
     Hold,
+    /// Answers `AccessDeniedException` (400), as DynamoDB does when the caller's IAM policy
+    /// does not grant the action, or the table's KMS key may not be used.
+    Deny,
 }
 
 /// A fault for calls whose `X-Amz-Target` ends with `target` ("" = every call), `times` times.
@@ -158,6 +161,7 @@ fn canned_fault(
         Kind::Throttle => canned(400, "ThrottlingException", ""),
         Kind::ServerError => canned(500, "InternalServerError", ""),
         Kind::Unavailable => canned(503, "ServiceUnavailable", ""),
+        Kind::Deny => canned(400, "AccessDeniedException", ""),
         Kind::CancelThrottled if target.ends_with("TransactWriteItems") => canned(
             400,
             "TransactionCanceledException",
