@@ -2,7 +2,7 @@
 //! DynamoDB Local, read back through the API: exact mapping, every legacy quirk refused or mapped
 //! as documented, re-runs that write nothing, a SIGKILL mid-run resumed to the same result as a
 //! clean run, runs through the local API's fault proxy (throttling, conflicts, lost replies)
-//! ending as a clean run, and `legacy_id` lookups.
+//! ending as a clean run, a denied write stopping the run, and `legacy_id` lookups.
 
 // The fault proxy of the local API's tests, and the pass-through proxy it is built on.
 #[allow(dead_code)]
@@ -490,9 +490,9 @@ async fn a_run_killed_mid_way_and_run_again_ends_as_a_clean_run() {
 /// (one writer, so the faults meet one company after another): transactions throttled past the
 /// SDK's retries (the importer's own back-off then runs), cancelled for a conflict, and
 /// committed with their reply lost (held past the attempt timeout, or the connection closed),
-/// once or on every attempt.
-/// Every run ends as a clean run does: the same companies, index and history, and the same
-/// summary (a company whose reply was lost is counted written, not "already present").
+/// once or on every attempt. Every run ends as a clean run does: the same companies, index and
+/// history, and the same summary (a company whose reply was lost is counted written, not
+/// "already present").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_gets_through_throttling_conflicts_and_lost_replies() {
     let sql = generated(40);
