@@ -617,21 +617,8 @@ async fn mixed_concurrent_writers_lose_nothing<S: Store + MarkerAudit>(api: Api,
     let mut live = Vec::new();
     for id in &ids {
         // Every version, oldest first, rebuilt from the patches.
-        let mut entries = Vec::new();
-        let mut query = "?limit=100".to_owned();
-        loop {
-            let page: Value = api
-                .get(&format!("/companies/{id}/history{query}"))
-                .await
-                .json()
-                .await
-                .unwrap();
-            entries.extend(page["items"].as_array().unwrap().iter().cloned());
-            match page["next_cursor"].as_str() {
-                Some(c) => query = format!("?limit=100&cursor={c}"),
-                None => break,
-            }
-        }
+        let path = format!("/companies/{id}/history?limit=100");
+        let (mut entries, _) = common::every_page(&api, &path).await;
         entries.reverse();
         let mut states = vec![Value::Null];
         let mut state = json!({});

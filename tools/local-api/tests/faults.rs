@@ -612,21 +612,9 @@ async fn a_company_with_stale_entries_beside_its_own_is_listed_once() {
             &format!("q={own_word}"),
         ] {
             for limit in [1, 2, 20] {
-                let mut names = Vec::new();
-                let mut path = format!("/companies?{query}&limit={limit}");
-                loop {
-                    let r = api.get(&path).await;
-                    assert_eq!(r.status(), StatusCode::OK, "{path}");
-                    let page: Value = r.json().await.unwrap();
-                    for item in page["items"].as_array().unwrap() {
-                        names.push(item["company_name"].as_str().unwrap().to_owned());
-                    }
-                    match page["next_cursor"].as_str() {
-                        Some(c) => path = format!("/companies?{query}&limit={limit}&cursor={c}"),
-                        None => break,
-                    }
-                }
-                assert_eq!(names, [new], "{query} limit {limit}");
+                let path = format!("/companies?{query}&limit={limit}");
+                let (found, _) = common::every_page(&api, &path).await;
+                assert_eq!(common::names(&found), [new], "{path}");
             }
         }
     }

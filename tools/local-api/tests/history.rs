@@ -140,16 +140,8 @@ async fn every_change_has_one_entry_that_rebuilds_the_company(api: Api) {
     }
 
     // Pages of 3: the same entries, each once.
-    let mut walked = Vec::new();
-    let mut query = "?limit=3".to_owned();
-    loop {
-        let page = history(&api, &id, &query).await;
-        walked.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => query = format!("?limit=3&cursor={c}"),
-            None => break,
-        }
-    }
+    let path = format!("/companies/{id}/history?limit=3");
+    let (mut walked, _) = common::every_page(&api, &path).await;
     walked.reverse();
     assert_eq!(walked, entries);
 

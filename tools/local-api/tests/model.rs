@@ -603,7 +603,7 @@ impl Run {
         let mut found: Vec<usize> = (0..self.companies.len())
             .filter(|&i| self.companies[i].live && keep(&self.companies[i]))
             .collect();
-        found.sort_by_key(|&i| (search::name_key(&self.companies[i].name), i));
+        found.sort_by_cached_key(|&i| (search::name_key(&self.companies[i].name), i));
         found
     }
 

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use common::{concurrently, error_fields, header, problem, Api};
+use common::{concurrently, error_fields, header, names, problem, Api};
 use companies::store::Store;
 use companies::testing::{expected_name_index, MarkerAudit};
 use reqwest::header::ETAG;
@@ -20,27 +20,7 @@ fn company(name: &str) -> Value {
 
 /// Every company a listing returns, following `next_cursor`, with the page sizes.
 async fn walk(api: &Api, query: &str) -> (Vec<Value>, Vec<usize>) {
-    let (mut all, mut sizes) = (Vec::new(), Vec::new());
-    let mut path = format!("/companies?{query}");
-    loop {
-        let r = api.get(&path).await;
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
-        let body: Value = r.json().await.unwrap();
-        let items = body["items"].as_array().unwrap();
-        sizes.push(items.len());
-        all.extend(items.iter().cloned());
-        match body["next_cursor"].as_str() {
-            Some(cursor) => path = format!("/companies?{query}&cursor={cursor}"),
-            None => return (all, sizes),
-        }
-    }
-}
-
-fn names(companies: &[Value]) -> Vec<String> {
-    companies
-        .iter()
-        .map(|c| c["company_name"].as_str().unwrap().to_owned())
-        .collect()
+    common::every_page(api, &format!("/companies?{query}")).await
 }
 
 async fn search_pages_through_every_match_in_name_order<S: Store>(api: Api, _store: S) {

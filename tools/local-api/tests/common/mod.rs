@@ -264,6 +264,33 @@ pub fn full() -> Value {
     })
 }
 
+/// Every item of the paginated listing at `path` (a path with a query), following
+/// `next_cursor` to the last page, with the size of each page.
+pub async fn every_page(api: &Api, path: &str) -> (Vec<Value>, Vec<usize>) {
+    let (mut all, mut sizes) = (Vec::new(), Vec::new());
+    let mut next = path.to_owned();
+    loop {
+        let r = api.get(&next).await;
+        assert_eq!(r.status(), StatusCode::OK, "{next}");
+        let body: Value = r.json().await.unwrap();
+        let items = body["items"].as_array().unwrap();
+        sizes.push(items.len());
+        all.extend(items.iter().cloned());
+        match body["next_cursor"].as_str() {
+            Some(cursor) => next = format!("{path}&cursor={cursor}"),
+            None => return (all, sizes),
+        }
+    }
+}
+
+/// The names of `companies`.
+pub fn names(companies: &[Value]) -> Vec<String> {
+    companies
+        .iter()
+        .map(|c| c["company_name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The company as the history rebuilds it: `GET`'s body less `updated`, `version` and nulls.
 pub fn canonical(company: &Value) -> Value {
     fn strip(v: &Value) -> Value {
