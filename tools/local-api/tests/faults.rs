@@ -162,7 +162,8 @@ async fn a_failing_database_means_503_and_nothing_written() {
         Kind::Conflict,
     ] {
         proxy.set(kind, "", ALWAYS);
-        // With a CNPJ the create is a transaction (company + marker), which CancelThrottled hits.
+        // Every write is a transaction (the company and its history entry), which CancelThrottled
+        // hits; ALWAYS outlasts the store's attempts.
         assert_unavailable(api.post(&full()).await).await;
         if kind != Kind::CancelThrottled {
             assert_unavailable(api.get(&format!("/companies/{id}")).await).await;
@@ -194,10 +195,22 @@ async fn a_failing_database_means_503_and_nothing_written() {
 /// the write goes through. (Every write is a transaction: the change and its history entry.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passing_transaction_conflict_is_retried() {
+    a_cancelled_transaction_is_retried(Kind::CancelConflict).await;
+}
+
+/// The same for a transaction cancelled because a partition was throttled (a hot name index
+/// term, a table scaling up): the SDK retries a throttled call but not a transaction cancelled
+/// for it, so the store backs off and tries again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passing_throttled_transaction_is_retried() {
+    a_cancelled_transaction_is_retried(Kind::CancelThrottled).await;
+}
+
+async fn a_cancelled_transaction_is_retried(kind: Kind) {
     let Some((proxy, api, truth)) = setup(Duration::from_secs(8)).await else {
         return;
     };
-    proxy.set(Kind::CancelConflict, "TransactWriteItems", 2);
+    proxy.set(kind, "TransactWriteItems", 2);
     let created = api.post(&acme()).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     assert!(proxy.used_up());
@@ -206,7 +219,7 @@ async fn a_passing_transaction_conflict_is_retried() {
         .unwrap()
         .to_owned();
 
-    proxy.set(Kind::CancelConflict, "TransactWriteItems", 1);
+    proxy.set(kind, "TransactWriteItems", 1);
     let patched = api
         .patch(&id, &json!({"company_name": "Acme 2"}), Some("\"1\""))
         .await;
@@ -225,23 +238,35 @@ async fn a_passing_transaction_conflict_is_retried() {
 /// timeout, so the SDK retried and the retry's condition failed) is answered as if it ran once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_whose_reply_was_lost_is_answered_as_done() {
-    each_write_is_answered_as_done_when(Kind::LoseReply).await;
+    each_write_is_answered_as_done_when(Kind::LoseReply, 1).await;
 }
 
 /// The same when the connection is closed after the write committed (an I/O error rather than
 /// a timeout: the SDK retries it at once, on a new connection).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_whose_connection_dropped_after_it_committed_is_answered_as_done() {
-    each_write_is_answered_as_done_when(Kind::HangUpAfterCommit).await;
+    each_write_is_answered_as_done_when(Kind::HangUpAfterCommit, 1).await;
 }
 
-async fn each_write_is_answered_as_done_when(lost: Kind) {
+/// The same when the transaction committed and every attempt was answered
+/// `TransactionInProgressException` (DynamoDB's answer to a retry, with the same client request
+/// token, of a transaction still committing): the SDK gives up, and the store reads the write
+/// token back. (A single lost answer never gets that far: the SDK's retry carries the same
+/// client request token, which DynamoDB, Local too, answers with the first attempt's success.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_answered_in_progress_after_it_committed_is_answered_as_done() {
+    let every_attempt = companies::store::dynamo::MAX_ATTEMPTS;
+    each_write_is_answered_as_done_when(Kind::InProgressAfterCommit, every_attempt).await;
+}
+
+/// Each write, with `times` of its transaction's attempts meeting `lost`.
+async fn each_write_is_answered_as_done_when(lost: Kind, times: u32) {
     let Some((proxy, api, truth)) = setup(Duration::from_secs(8)).await else {
         return;
     };
 
-    // Create, a single PutItem.
-    proxy.set(lost, "TransactWriteItems", 1);
+    // Create: one transaction (the company, its history entry, its name index entries).
+    proxy.set(lost, "TransactWriteItems", times);
     let r = api.post(&acme()).await;
     assert!(proxy.used_up(), "the fault was not hit");
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -253,7 +278,7 @@ async fn each_write_is_answered_as_done_when(lost: Kind) {
     assert_eq!(stored, body);
 
     // Create with a CNPJ and an Idempotency-Key: one transaction.
-    proxy.set(lost, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", times);
     let r = api
         .send_with(
             "POST",
@@ -284,7 +309,7 @@ async fn each_write_is_answered_as_done_when(lost: Kind) {
     );
 
     // PATCH with If-Match: 200, never a 412 for its own write; the version moved once.
-    proxy.set(lost, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", times);
     let r = api
         .patch(&id, &json!({"declared_billing": "2500.00"}), Some("\"1\""))
         .await;
@@ -301,7 +326,7 @@ async fn each_write_is_answered_as_done_when(lost: Kind) {
     );
 
     // PUT without If-Match.
-    proxy.set(lost, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", times);
     let r = api
         .put(
             &id,
@@ -316,7 +341,7 @@ async fn each_write_is_answered_as_done_when(lost: Kind) {
     // The three bank-account writes.
     let path = format!("/companies/{id}/bank-accounts");
     let account = json!({"bank_code": "260", "agency": "0001", "account_number": "98765432-1"});
-    proxy.set(lost, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", times);
     let r = api
         .send_with("POST", &path, &[("if-match", "\"3\"")], Some(&account))
         .await;
@@ -327,7 +352,7 @@ async fn each_write_is_answered_as_done_when(lost: Kind) {
     );
     let added: Value = r.json().await.unwrap();
     let account_path = format!("{path}/{}", added["id"].as_str().unwrap());
-    proxy.set(lost, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", times);
     let r = api
         .send_with(
             "PATCH",
@@ -337,7 +362,7 @@ async fn each_write_is_answered_as_done_when(lost: Kind) {
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    proxy.set(lost, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", times);
     let r = api
         .send_with("DELETE", &account_path, &[("if-match", "\"5\"")], None)
         .await;
@@ -360,7 +385,7 @@ async fn each_write_is_answered_as_done_when(lost: Kind) {
     assert_eq!(versions, [6, 5, 4, 3, 2, 1], "one entry per landed write");
 
     // DELETE with If-Match (a transaction with its tombstone): 204, never a 404 or 412.
-    proxy.set(lost, "TransactWriteItems", 1);
+    proxy.set(lost, "TransactWriteItems", times);
     let r = api.delete(&id, Some("\"6\"")).await;
     assert!(proxy.used_up());
     assert_eq!(r.status(), StatusCode::NO_CONTENT);

@@ -1,5 +1,6 @@
 //! Sending a change: one step alone goes out as a plain PutItem or DeleteItem, several as one
-//! TransactWriteItems, so all land or none does; contention is retried a few times.
+//! TransactWriteItems, so all land or none does; contention and throttling are retried a few
+//! times.
 //!
 //! Every write carries a fresh token, stored on the version's history entry (and on the company
 //! item; a delete without a history entry leaves a tombstone holding it). When its outcome is unknown (a timeout, a reply lost or cut
@@ -24,8 +25,14 @@ use super::writes::{Action, Change, Part, Step};
 use super::DynamoStore;
 use crate::store::StoreError;
 
-/// Attempts of a transaction that DynamoDB cancelled because another one held an item.
+/// Attempts of a transaction that DynamoDB cancelled because another one held an item, or for
+/// throttling.
 const TRANSACTION_ATTEMPTS: u32 = 4;
+
+/// Cancellation reasons that mean a partition was throttled: the transaction wrote nothing and
+/// is worth another try after a back-off. The SDK retries a throttled call, but not a
+/// transaction cancelled for it (that is a `TransactionCanceledException`).
+const THROTTLED: [&str; 2] = ["ThrottlingError", "ProvisionedThroughputExceeded"];
 
 /// Sets the condition, if any, of any of the SDK's put and delete builders (they share no
 /// trait).
@@ -54,6 +61,8 @@ enum Attempt {
     Done,
     /// Another transaction held one of the items: worth a short retry.
     Contended(String),
+    /// DynamoDB throttled one of the items' partitions: worth a retry after a back-off.
+    Throttled(String),
     Failed(StoreError),
 }
 
@@ -148,8 +157,13 @@ impl DynamoStore {
                 Attempt::Contended(_) if attempt < TRANSACTION_ATTEMPTS => {
                     tokio::time::sleep(Duration::from_millis(jitter_ms(attempt))).await;
                 }
-                Attempt::Contended(detail) => {
-                    return Err(StoreError::Unavailable(format!("contended: {detail}")))
+                Attempt::Throttled(_) if attempt < TRANSACTION_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(backoff_ms(attempt))).await;
+                }
+                Attempt::Contended(detail) | Attempt::Throttled(detail) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "after {attempt} attempts: {detail}"
+                    )))
                 }
             }
         }
@@ -201,6 +215,9 @@ impl DynamoStore {
             return Attempt::Failed(part.condition_failed(reason.item()));
         }
         let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
+        if codes.iter().any(|c| THROTTLED.contains(c)) {
+            return Attempt::Throttled(format!("transaction cancelled: {codes:?}"));
+        }
         if codes.contains(&"TransactionConflict") {
             return Attempt::Contended(format!("transaction cancelled: {codes:?}"));
         }
@@ -300,11 +317,22 @@ impl DynamoStore {
     }
 }
 
-/// A short randomised back-off (grows with the attempt) so contending transactions spread out.
-fn jitter_ms(attempt: u32) -> u64 {
+/// A few random bits (the clock's nanoseconds): enough to spread retries out.
+fn random_below(n: u32) -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    u64::from(nanos % 20 + 5) * u64::from(attempt)
+    u64::from(nanos % n.max(1))
+}
+
+/// A short randomised back-off (grows with the attempt) so contending transactions spread out.
+fn jitter_ms(attempt: u32) -> u64 {
+    (random_below(20) + 5) * u64::from(attempt)
+}
+
+/// Back-off after a throttled transaction: exponential with full jitter (up to 100, 200, then
+/// 400 ms), as AWS advises for throttling; the request's deadline bounds the whole.
+fn backoff_ms(attempt: u32) -> u64 {
+    random_below(100u32 << attempt.saturating_sub(1).min(4)) + 1
 }

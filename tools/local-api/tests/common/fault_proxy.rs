@@ -23,7 +23,7 @@ pub enum Kind {
     ServerError,
     /// Answers a bare 503 `ServiceUnavailable`.
     Unavailable,
-    /// Cancels a transaction for throttling.
+    /// Cancels a transaction because a partition was throttled (worth a retry after a back-off).
     CancelThrottled,
     /// Cancels a transaction because another one held an item (worth a retry).
     CancelConflict,
@@ -39,6 +39,10 @@ pub enum Kind {
     HangUp,
     /// Forwards the call (it commits), then closes the connection without an answer.
     HangUpAfterCommit,
+    /// Forwards a transaction (it commits), then answers `TransactionInProgressException`
+    /// (400), as DynamoDB does to a retry, with the same client request token, of a transaction
+    /// still committing: the retry's outcome is unknown to the caller.
+    InProgressAfterCommit,
     /// Waits this many milliseconds, then forwards the call.
     Delay(u64),
     /// Answers a BatchGetItem with nothing read and every key unprocessed, as DynamoDB does
@@ -145,6 +149,9 @@ async fn forward(
             tokio::time::sleep(Duration::from_millis(2_500)).await;
         }
         Some(Kind::HangUpAfterCommit) => return None,
+        Some(Kind::InProgressAfterCommit) => {
+            return Some(canned(400, "TransactionInProgressException", ""))
+        }
         Some(Kind::CutBody) => body = body.slice(..body.len() / 2),
         _ => {}
     }
@@ -165,7 +172,7 @@ fn canned_fault(
         Kind::CancelThrottled if target.ends_with("TransactWriteItems") => canned(
             400,
             "TransactionCanceledException",
-            r#","CancellationReasons":[{"Code":"ThrottlingError"}]"#,
+            r#","CancellationReasons":[{"Code":"None"},{"Code":"ThrottlingError"}]"#,
         ),
         Kind::CancelConflict => canned(
             400,
