@@ -488,9 +488,10 @@ async fn a_run_killed_mid_way_and_run_again_ends_as_a_clean_run() {
 
 /// What AWS does to a long run of writes and DynamoDB Local does not, through the fault proxy
 /// (one writer, so the faults meet one company after another): transactions throttled past the
-/// SDK's retries (the importer's own back-off then runs), cancelled for a conflict, and
-/// committed with their reply lost (held past the attempt timeout, or the connection closed),
-/// once or on every attempt. Every run ends as a clean run does: the same companies, index and
+/// SDK's retries (the importer's own back-off then runs), cancelled for a conflict, cancelled
+/// for throttling past the store's retries, and committed with their reply lost (held past the
+/// attempt timeout, the connection closed, or answered `TransactionInProgressException`), once
+/// or on every attempt. Every run ends as a clean run does: the same companies, index and
 /// history, and the same summary (a company whose reply was lost is counted written, not
 /// "already present").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -508,9 +509,11 @@ async fn an_import_gets_through_throttling_conflicts_and_lost_replies() {
     for (kind, times) in [
         (Kind::Throttle, 10),
         (Kind::CancelConflict, 3),
+        (Kind::CancelThrottled, 6),
         (Kind::LoseReply, 1),
         (Kind::LoseReply, every_attempt),
         (Kind::HangUpAfterCommit, every_attempt),
+        (Kind::InProgressAfterCommit, every_attempt),
     ] {
         let Some(s) = setup(&sql).await else {
             return;
@@ -522,7 +525,7 @@ async fn an_import_gets_through_throttling_conflicts_and_lost_replies() {
         let (code, faulted, stderr) = finish(command);
         assert!(proxy.used_up(), "{kind:?}: not every fault was met");
         assert_eq!((code, &faulted), (status, &summary), "{kind:?}: {stderr}");
-        if kind == Kind::Throttle {
+        if matches!(kind, Kind::Throttle | Kind::CancelThrottled) {
             assert!(stderr.contains("retrying client_company"), "{stderr}");
         }
         assert!(

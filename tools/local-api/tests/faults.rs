@@ -235,7 +235,8 @@ async fn a_cancelled_transaction_is_retried(kind: Kind) {
 }
 
 /// The request whose write committed but whose reply was lost (held past the SDK's attempt
-/// timeout, so the SDK retried and the retry's condition failed) is answered as if it ran once.
+/// timeout, so the SDK retried it) is answered as if it ran once, never as a duplicate or as a
+/// failed condition of its own making.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_whose_reply_was_lost_is_answered_as_done() {
     each_write_is_answered_as_done_when(Kind::LoseReply, 1).await;
