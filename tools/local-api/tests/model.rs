@@ -102,6 +102,7 @@ const TRANSIENT: &[Transient] = &[
     Transient::once(Kind::CancelConflict, "TransactWriteItems", 3),
     Transient::once(Kind::CancelThrottled, "TransactWriteItems", 3),
     Transient::once(Kind::Unprocessed, "BatchGetItem", 2),
+    Transient::once(Kind::PartlyUnprocessed, "BatchGetItem", 2),
     // Costs the SDK's 2 s attempt timeout.
     Transient::once(Kind::LoseReply, "", 1),
     Transient::every_attempt(Kind::HangUpAfterCommit, 2),
@@ -926,7 +927,8 @@ async fn the_stores_agree_with_each_other_and_the_model_seed_2() {
 /// The same with DynamoDB behind the fault proxy: one request in three meets a fault that AWS
 /// produces now and then (throttling, a 500 or 503, a connection closed before or after the
 /// write committed, a reply lost, a transaction cancelled for a conflict or for throttling or
-/// still in progress when retried, a batch read left unprocessed), on one of its calls. Each must be absorbed: the answers stay
+/// still in progress when retried, a batch read left wholly or partly unprocessed), on one of
+/// its calls. Each must be absorbed: the answers stay
 /// those of the in-memory store, which meets no fault.
 #[tokio::test]
 async fn the_stores_agree_through_transient_faults_seed_3() {

@@ -48,6 +48,9 @@ pub enum Kind {
     /// Answers a BatchGetItem with nothing read and every key unprocessed, as DynamoDB does
     /// when it throttles a batch.
     Unprocessed,
+    /// Reads the first half of a BatchGetItem's keys and answers the rest unprocessed, as
+    /// DynamoDB does when it throttles part of a batch (or its answer would pass 16 MB).
+    PartlyUnprocessed,
     /// Holds the call (tells the test through `held`) until the test says `release`, then
     /// forwards it: what a slow call looks like to a writer racing it.
     Hold,
@@ -141,7 +144,16 @@ async fn forward(
             }
         }
     }
+    let (bytes, held) = match kind {
+        Some(Kind::PartlyUnprocessed) => hold_back_half(bytes),
+        _ => (bytes, None),
+    };
     let (builder, mut body) = pass_through(client, &parts.headers, bytes).await;
+    if let Some(held) = held {
+        let mut answer: Value = serde_json::from_slice(&body).unwrap_or_default();
+        answer["UnprocessedKeys"] = held;
+        body = Bytes::from(answer.to_string());
+    }
     match kind {
         // The write has committed upstream; the client gives up waiting for its answer.
         Some(Kind::LoseReply) => {
@@ -156,6 +168,28 @@ async fn forward(
         _ => {}
     }
     Some(builder.body(Full::new(body)).unwrap())
+}
+
+/// A BatchGetItem that asks for the first half of each table's keys, and the rest as its
+/// answer's `UnprocessedKeys` (`None`, and the call unchanged, for fewer than two keys).
+fn hold_back_half(bytes: Bytes) -> (Bytes, Option<Value>) {
+    let mut request: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let mut held = serde_json::Map::new();
+    if let Some(tables) = request["RequestItems"].as_object_mut() {
+        for (table, wanted) in tables.iter_mut() {
+            let Some(keys) = wanted["Keys"].as_array_mut().filter(|k| k.len() > 1) else {
+                continue;
+            };
+            let rest = keys.split_off(keys.len() / 2);
+            let mut unprocessed = wanted.clone();
+            unprocessed["Keys"] = Value::Array(rest);
+            held.insert(table.clone(), unprocessed);
+        }
+    }
+    if held.is_empty() {
+        return (bytes, None);
+    }
+    (Bytes::from(request.to_string()), Some(Value::Object(held)))
 }
 
 /// The answer the proxy makes up instead of forwarding the call, if `kind` is one of those.
