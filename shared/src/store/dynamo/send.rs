@@ -336,3 +336,20 @@ fn jitter_ms(attempt: u32) -> u64 {
 fn backoff_ms(attempt: u32) -> u64 {
     random_below(100u32 << attempt.saturating_sub(1).min(4)) + 1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    /// A throttled transaction waits at least a millisecond, at most its attempt's cap (which
+    /// doubles from 100 ms up to 1.6 s).
+    #[test]
+    fn the_throttling_back_off_stays_within_its_cap() {
+        for (attempt, cap) in [(1, 100), (2, 200), (3, 400), (9, 1_600)] {
+            for _ in 0..200 {
+                let wait = backoff_ms(attempt);
+                assert!((1..=cap).contains(&wait), "attempt {attempt}: {wait} ms");
+            }
+        }
+    }
+}
