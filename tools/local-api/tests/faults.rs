@@ -681,8 +681,9 @@ async fn filed_by_an_earlier_folding(
 }
 
 /// A reindex meets what AWS does to a long run of writes: a throttled Scan stops it before it
-/// writes anything (run it again); a transaction cancelled for a conflict is retried; a
-/// transaction whose reply was lost after it committed is not applied twice or reported failed.
+/// writes anything (run it again); a transaction cancelled for a conflict or for throttling is
+/// retried; a transaction whose reply was lost after it committed is not applied twice or
+/// reported failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reindex_gets_through_throttling_conflicts_and_lost_replies() {
     let Some((proxy, store, direct)) = proxied_store().await else {
@@ -705,6 +706,7 @@ async fn a_reindex_gets_through_throttling_conflicts_and_lost_replies() {
 
     for (kind, name, old_key) in [
         (Kind::CancelConflict, "2ª Vara Cível", "2ª.vara.civel"),
+        (Kind::CancelThrottled, "4ª Promotoria", "4ª.promotoria"),
         (Kind::LoseReply, "3º Tabelionato", "3º.tabelionato"),
     ] {
         companies.push(filed_by_an_earlier_folding(&truth, &direct, name, old_key).await);
@@ -724,6 +726,7 @@ async fn a_reindex_gets_through_throttling_conflicts_and_lost_replies() {
         ("1o+oficio", "Cartório do 1º Ofício"),
         ("2a+vara", "2ª Vara Cível"),
         ("3o", "3º Tabelionato"),
+        ("4a+promotoria", "4ª Promotoria"),
     ] {
         let page: Value = truth
             .get(&format!("/companies?q={q}"))
