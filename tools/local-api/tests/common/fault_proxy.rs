@@ -1,8 +1,9 @@
 //! A proxy in front of DynamoDB Local that does to calls what DynamoDB does under load, as the
 //! test switches it: throttling, 500s and 503s, cancelled transactions, transaction conflicts,
-//! replies lost after the write committed, connections closed without an answer, cut bodies,
-//! stalls, calls held while another writer acts, calls denied (IAM or KMS). Used by the local
-//! API's fault tests and the importer's (which includes this file and `recorder.rs` by path).
+//! replies lost after the write committed (or answered "in progress"), connections closed
+//! without an answer, cut bodies, stalls, batch reads left wholly or partly unprocessed, calls
+//! held while another writer acts, calls denied (IAM or KMS). Used by the local API's fault
+//! and model tests and the importer's (which includes this file and `recorder.rs` by path).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
