@@ -156,8 +156,6 @@ struct Run {
     apis: [Api; 2],
     /// Between the DynamoDB-backed API and DynamoDB, in the runs with faults.
     faults: Option<FaultProxy>,
-    /// The fault the last request to DynamoDB met in full, if any.
-    last_fault: Option<&'static Transient>,
     rng: fastrand::Rng,
     seed: u64,
     step: usize,
@@ -301,9 +299,10 @@ impl Run {
         what: &str,
     ) -> (u16, [Value; 2]) {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut raw = Vec::new();
+        let (mut raw, mut met) = (Vec::new(), None);
         for (s, path) in paths.iter().enumerate() {
-            let r = self.send(s, method, path, &headers, body.as_ref()).await;
+            let (r, fault) = self.send(s, method, path, &headers, body.as_ref()).await;
+            met = met.or(fault);
             let header = |name: &str| {
                 r.headers()
                     .get(name)
@@ -329,7 +328,7 @@ impl Run {
             .entry(format!("{what} {}", memory.0 .0))
             .or_default() += 1;
         let refused = matches!(memory.0 .0, 404 | 409 | 412);
-        if refused && dynamo.0 .0 == 503 && self.last_fault.is_some_and(|f| f.times > 1) {
+        if refused && dynamo.0 .0 == 503 && met.is_some_and(|f| f.times > 1) {
             // Every answer to the refused write was lost: it may only be a 503 (nothing written).
             *self
                 .seen
@@ -359,7 +358,8 @@ impl Run {
     }
 
     /// Sends one request to store `s` (0: in memory, 1: DynamoDB). In the runs with faults,
-    /// one request in three to DynamoDB meets a transient fault on one of its calls.
+    /// one request in three to DynamoDB meets a transient fault on one of its calls: returned
+    /// when the request met it in full.
     async fn send(
         &mut self,
         s: usize,
@@ -367,8 +367,7 @@ impl Run {
         path: &str,
         headers: &[(&str, &str)],
         body: Option<&Value>,
-    ) -> reqwest::Response {
-        self.last_fault = None;
+    ) -> (reqwest::Response, Option<&'static Transient>) {
         let armed = match &self.faults {
             Some(proxy) if s == 1 && self.rng.u8(..3) == 0 => {
                 let total: u32 = TRANSIENT.iter().map(|f| f.weight).sum();
@@ -393,6 +392,7 @@ impl Run {
             _ => None,
         };
         let r = self.apis[s].send_with(method, path, headers, body).await;
+        let mut met = None;
         if let (Some(fault), Some(proxy)) = (armed, &self.faults) {
             if proxy.used_up() {
                 let every = if fault.times > 1 {
@@ -402,11 +402,11 @@ impl Run {
                 };
                 let name = format!("fault {:?}{every}", fault.kind);
                 *self.seen.entry(name).or_default() += 1;
-                self.last_fault = Some(fault);
+                met = Some(fault);
             }
             proxy.clear();
         }
-        r
+        (r, met)
     }
 
     /// Gives every id that appears in the answers for the first time (at the same place in
@@ -686,7 +686,7 @@ impl Run {
                 if let Some(c) = &cursor {
                     let _ = write!(path, "&cursor={c}");
                 }
-                let r = self.send(s, "GET", &path, &[], None).await;
+                let (r, _) = self.send(s, "GET", &path, &[], None).await;
                 let status = r.status().as_u16();
                 let body: Value = r.json().await.unwrap_or(Value::Null);
                 if status != 200 {
@@ -874,7 +874,6 @@ async fn run(seed: u64, steps: usize, faults: bool) {
     let mut run = Run {
         apis: [memory, dynamo],
         faults: proxy,
-        last_fault: None,
         rng: fastrand::Rng::with_seed(seed),
         seed,
         step: 0,

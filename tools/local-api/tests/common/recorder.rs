@@ -121,9 +121,6 @@ async fn forward(
     builder.body(Full::new(body)).unwrap()
 }
 
-/// Sends a DynamoDB call on to DynamoDB Local as it came, and returns its answer: status and
-/// headers (less those the proxy's own framing sets, and the body checksum, which a proxy that
-/// changes the body would break) and body. A failure to reach it is a 500.
 /// A request's head and its whole body.
 pub async fn read(req: hyper::Request<Incoming>) -> (hyper::http::request::Parts, Bytes) {
     let (parts, body) = req.into_parts();
@@ -135,6 +132,9 @@ pub async fn read(req: hyper::Request<Incoming>) -> (hyper::http::request::Parts
     (parts, bytes)
 }
 
+/// Sends a DynamoDB call on to DynamoDB Local as it came, and returns its answer: status and
+/// headers (less those the proxy's own framing sets, and the body checksum, which a proxy that
+/// changes the body would break) and body. A failure to reach it is a 500.
 pub async fn pass_through(
     client: &reqwest::Client,
     headers: &hyper::HeaderMap,
