@@ -317,13 +317,13 @@ impl DynamoStore {
     }
 }
 
-/// A few random bits (the clock's nanoseconds): enough to spread retries out.
+/// A random number below `n`, from the operating system's generator (the one behind every
+/// write token): retries of writers that failed together, in one instance or in many, spread
+/// out independently, which the clock's nanoseconds (read by each at nearly the same moment)
+/// did not promise.
 fn random_below(n: u32) -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    u64::from(nanos % n.max(1))
+    let bits = uuid::Uuid::new_v4().as_u128();
+    u64::try_from(bits % u128::from(n.max(1))).unwrap_or(0)
 }
 
 /// A short randomised back-off (grows with the attempt) so contending transactions spread out.
@@ -339,17 +339,29 @@ fn backoff_ms(attempt: u32) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::backoff_ms;
 
     /// A throttled transaction waits at least a millisecond, at most its attempt's cap (which
-    /// doubles from 100 ms up to 1.6 s).
+    /// doubles from 100 ms up to 1.6 s), and the waits spread over that range: writers
+    /// throttled together do not come back together.
     #[test]
-    fn the_throttling_back_off_stays_within_its_cap() {
+    fn the_throttling_back_off_stays_within_its_cap_and_spreads_out() {
         for (attempt, cap) in [(1, 100), (2, 200), (3, 400), (9, 1_600)] {
-            for _ in 0..200 {
-                let wait = backoff_ms(attempt);
-                assert!((1..=cap).contains(&wait), "attempt {attempt}: {wait} ms");
+            let waits: Vec<u64> = (0..200).map(|_| backoff_ms(attempt)).collect();
+            for wait in &waits {
+                assert!((1..=cap).contains(wait), "attempt {attempt}: {wait} ms");
             }
+            // 200 uniform draws from 100 values or more leave under 60 distinct only with a
+            // probability far below 1e-9.
+            let distinct: BTreeSet<u64> = waits.iter().copied().collect();
+            assert!(distinct.len() >= 60, "attempt {attempt}: {distinct:?}");
+            let (low, high) = waits.iter().partition::<Vec<u64>, _>(|w| **w <= cap / 2);
+            assert!(
+                low.len() >= 50 && high.len() >= 50,
+                "attempt {attempt}: {waits:?}"
+            );
         }
     }
 }
