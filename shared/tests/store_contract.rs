@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use companies::model::search::{NameQuery, Search};
 use companies::model::{input, now, Audit, ChangeKind, Cnpj, Company};
 use companies::store::{
-    unix_now, CompanyImporter, IdempotencyRecord, MemoryStore, Store, StoreError, StoredAnswer,
+    unix_now, CompanyImporter, IdempotencyRecord, LegacyImport, MemoryStore, Store, StoreError,
+    StoredAnswer,
 };
 use companies::testing::MarkerAudit;
 use serde_json::json;
@@ -570,7 +571,7 @@ async fn an_import_is_written_once_with_its_legacy_marker<S: Store + CompanyImpo
         Some("2019-03-04T10:11:12.345678".into()),
         now(),
     );
-    store.import(&c, 17, &entry).await.unwrap();
+    store.import(&c, 17, "row-17", &entry).await.unwrap();
     assert_eq!(store.find_by_legacy_id(17).await.unwrap(), Some(c.id));
     assert_eq!(store.find_by_legacy_id(18).await.unwrap(), None);
     assert_eq!(store.get(c.id).await.unwrap(), Some(c.clone()));
@@ -588,13 +589,13 @@ async fn an_import_is_written_once_with_its_legacy_marker<S: Store + CompanyImpo
     assert_eq!(found.items, std::slice::from_ref(&c));
     // The same row again, under the same id or another, is refused: nothing is written twice.
     assert!(matches!(
-        store.import(&c, 17, &entry).await,
+        store.import(&c, 17, "row-17", &entry).await,
         Err(StoreError::AlreadyExists)
     ));
     let other = company("Padaria Importada");
     let other_entry = audit(ChangeKind::Import).imported(&other, 17, None, now());
     assert!(matches!(
-        store.import(&other, 17, &other_entry).await,
+        store.import(&other, 17, "row-17", &other_entry).await,
         Err(StoreError::AlreadyExists)
     ));
     assert_eq!(store.get(other.id).await.unwrap(), None);
@@ -602,10 +603,84 @@ async fn an_import_is_written_once_with_its_legacy_marker<S: Store + CompanyImpo
     store.delete(&c, None).await.unwrap();
     assert_eq!(store.find_by_legacy_id(17).await.unwrap(), Some(c.id));
     assert!(matches!(
-        store.import(&c, 17, &entry).await,
+        store.import(&c, 17, "row-17", &entry).await,
         Err(StoreError::AlreadyExists)
     ));
     assert_eq!(store.get(c.id).await.unwrap(), None);
+}
+
+async fn a_reimport_carries_a_row_change_over_with_its_marker<
+    S: Store + CompanyImporter + MarkerAudit,
+>(
+    store: S,
+) {
+    let c = company("Padaria Importada");
+    let first = audit(ChangeKind::Import).imported(&c, 17, None, now());
+    store.import(&c, 17, "row-17", &first).await.unwrap();
+    let marker = |version, source: &str| LegacyImport {
+        company: c.id,
+        version,
+        source: Some(source.to_owned()),
+    };
+    assert_eq!(
+        store.legacy_import(17).await.unwrap(),
+        Some(marker(1, "row-17"))
+    );
+    assert_eq!(store.legacy_import(18).await.unwrap(), None);
+
+    // The row was renamed in the Flask service: the company, its index, its history and the
+    // marker move together.
+    let next = next_version(&c, "Panificadora Central");
+    let second = audit(ChangeKind::Import).reimported(&c, &next, 17, None);
+    assert_eq!(
+        second.changes,
+        json!({"company_name": "Panificadora Central"})
+    );
+    store
+        .reimport(&c, &next, 17, "row-17-renamed", &second)
+        .await
+        .unwrap();
+    assert_eq!(store.get(c.id).await.unwrap(), Some(next.clone()));
+    assert_eq!(
+        store.legacy_import(17).await.unwrap(),
+        Some(marker(2, "row-17-renamed"))
+    );
+    assert_eq!(
+        store.history(c.id, 10, None).await.unwrap().items,
+        [second.clone(), first]
+    );
+    assert_eq!(
+        store.name_index().await.unwrap(),
+        companies::testing::expected_name_index([&next])
+    );
+
+    // From a version that is no longer the stored one: nothing is written.
+    let stale = next_version(&c, "Padaria Outra");
+    let entry = audit(ChangeKind::Import).reimported(&c, &stale, 17, None);
+    assert!(matches!(
+        store.reimport(&c, &stale, 17, "row-17-stale", &entry).await,
+        Err(StoreError::VersionConflict)
+    ));
+    assert_eq!(store.get(c.id).await.unwrap(), Some(next.clone()));
+    assert_eq!(
+        store.legacy_import(17).await.unwrap(),
+        Some(marker(2, "row-17-renamed"))
+    );
+    // Nor once the company is deleted.
+    store.delete(&next, None).await.unwrap();
+    let after = next_version(&next, "Padaria Depois");
+    let entry = audit(ChangeKind::Import).reimported(&next, &after, 17, None);
+    assert!(matches!(
+        store
+            .reimport(&next, &after, 17, "row-17-later", &entry)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.get(c.id).await.unwrap(), None);
+    assert_eq!(
+        store.legacy_import(17).await.unwrap(),
+        Some(marker(2, "row-17-renamed"))
+    );
 }
 
 macro_rules! contract {
@@ -643,4 +718,5 @@ contract!(
     a_rename_or_delete_moves_the_company_in_the_index,
     a_rename_of_long_names_leaves_no_stale_entry,
     an_import_is_written_once_with_its_legacy_marker,
+    a_reimport_carries_a_row_change_over_with_its_marker,
 );

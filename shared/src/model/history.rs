@@ -23,7 +23,8 @@ pub enum ChangeKind {
     AddBankAccount,
     UpdateBankAccount,
     DeleteBankAccount,
-    /// Moved from the Flask service's database by `companies-import`.
+    /// Moved from the Flask service's database by `companies-import`: the company's first
+    /// version, or a later one carrying a change made to its row there since.
     Import,
 }
 
@@ -38,7 +39,7 @@ pub struct HistoryEntry {
     pub actor: String,
     /// The API Gateway request id (the local server's locally).
     pub request_id: String,
-    /// The merge patch from the previous version; the whole company for `create` and
+    /// The merge patch from the previous version; the whole company for `create` and a first
     /// `import`, `null` for `delete`.
     pub changes: Value,
     /// The id of the Flask service's row an `import` came from.
@@ -86,6 +87,23 @@ impl Audit {
             legacy_id: Some(legacy_id),
             legacy_created,
             ..self.entry(company.version, at, Value::Object(representation(company)))
+        }
+    }
+
+    /// The entry of `next`, the version after `current`, carrying over a change made to the
+    /// legacy row `legacy_id` since `current` was imported from it (whose `created` is
+    /// `legacy_created`): the merge patch, as for any change.
+    pub fn reimported(
+        &self,
+        current: &Company,
+        next: &Company,
+        legacy_id: i64,
+        legacy_created: Option<String>,
+    ) -> HistoryEntry {
+        HistoryEntry {
+            legacy_id: Some(legacy_id),
+            legacy_created,
+            ..self.changed(current, next)
         }
     }
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{
     first_page, unix_now, CompanyCreator, CompanyDeleter, CompanyImporter, CompanyLister,
     CompanyReader, CompanyUpdater, HistoryPage, HistoryReader, IdempotencyReader,
-    IdempotencyRecord, Page, StoreError,
+    IdempotencyRecord, LegacyImport, Page, StoreError,
 };
 use crate::model::search::{self, NameQuery};
 use crate::model::{Cnpj, Company, HistoryEntry};
@@ -21,8 +21,8 @@ struct Tables {
     /// CNPJ → the company holding it.
     tax_ids: HashMap<String, Uuid>,
     idempotency: HashMap<String, IdempotencyRecord>,
-    /// Legacy row id → the company imported from it.
-    legacy_ids: HashMap<i64, Uuid>,
+    /// Legacy row id → what its marker records (the company imported from it first).
+    legacy_ids: HashMap<i64, LegacyImport>,
     /// History entries by company and version.
     history: BTreeMap<(Uuid, u64), HistoryEntry>,
 }
@@ -71,6 +71,20 @@ impl Tables {
         if let Some(e) = entry {
             self.history.insert((id, e.version), e.clone());
         }
+    }
+
+    /// Replaces `current` by `next` (checked already), moving its CNPJ marker.
+    fn replace(&mut self, current: &Company, next: &Company, history: Option<&HistoryEntry>) {
+        self.write_history(next.id, history);
+        if current.tax_id != next.tax_id {
+            if let Some(old) = &current.tax_id {
+                self.tax_ids.remove(old.as_str());
+            }
+            if let Some(new) = &next.tax_id {
+                self.tax_ids.insert(new.as_str().to_owned(), next.id);
+            }
+        }
+        self.companies.insert(next.id, next.clone());
     }
 
     fn write_idempotency(&mut self, record: Option<&IdempotencyRecord>) {
@@ -161,7 +175,7 @@ impl CompanyLister for MemoryStore {
     }
 
     async fn find_by_legacy_id(&self, legacy_id: i64) -> Result<Option<Uuid>, StoreError> {
-        Ok(self.lock()?.legacy_ids.get(&legacy_id).copied())
+        Ok(self.lock()?.legacy_ids.get(&legacy_id).map(|m| m.company))
     }
 
     async fn find_by_tax_id(&self, cnpj: &Cnpj) -> Result<Option<Uuid>, StoreError> {
@@ -198,6 +212,7 @@ impl CompanyImporter for MemoryStore {
         &self,
         company: &Company,
         legacy_id: i64,
+        source: &str,
         history: &HistoryEntry,
     ) -> Result<(), StoreError> {
         let mut t = self.lock()?;
@@ -210,8 +225,43 @@ impl CompanyImporter for MemoryStore {
         if let Some(cnpj) = &company.tax_id {
             t.tax_ids.insert(cnpj.as_str().to_owned(), company.id);
         }
-        t.legacy_ids.insert(legacy_id, company.id);
+        t.legacy_ids.insert(
+            legacy_id,
+            LegacyImport {
+                company: company.id,
+                version: company.version,
+                source: Some(source.to_owned()),
+            },
+        );
         t.companies.insert(company.id, company.clone());
+        Ok(())
+    }
+
+    async fn legacy_import(&self, legacy_id: i64) -> Result<Option<LegacyImport>, StoreError> {
+        Ok(self.lock()?.legacy_ids.get(&legacy_id).cloned())
+    }
+
+    async fn reimport(
+        &self,
+        current: &Company,
+        next: &Company,
+        legacy_id: i64,
+        source: &str,
+        history: &HistoryEntry,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        t.check_version(current)?;
+        t.check_tax_id(next)?;
+        t.check_history(next.id, Some(history))?;
+        t.replace(current, next, Some(history));
+        t.legacy_ids.insert(
+            legacy_id,
+            LegacyImport {
+                company: next.id,
+                version: next.version,
+                source: Some(source.to_owned()),
+            },
+        );
         Ok(())
     }
 }
@@ -229,16 +279,7 @@ impl CompanyUpdater for MemoryStore {
         t.check_version(current)?;
         t.check_tax_id(next)?;
         t.check_history(next.id, history)?;
-        t.write_history(next.id, history);
-        if current.tax_id != next.tax_id {
-            if let Some(old) = &current.tax_id {
-                t.tax_ids.remove(old.as_str());
-            }
-            if let Some(new) = &next.tax_id {
-                t.tax_ids.insert(new.as_str().to_owned(), next.id);
-            }
-        }
-        t.companies.insert(next.id, next.clone());
+        t.replace(current, next, history);
         t.write_idempotency(idempotency);
         Ok(())
     }

@@ -134,14 +134,50 @@ pub trait CompanyCreator: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-pub trait CompanyImporter: Send + Sync {
-    /// Writes a company imported from the legacy row `legacy_id`, the marker of that row, its
-    /// name index entries and its first history entry together.
-    /// [`StoreError::AlreadyExists`] when the row (or the company's id) was imported already.
+/// What the marker of a Flask service row records of the row's last import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyImport {
+    /// The company the row was imported as.
+    pub company: Uuid,
+    /// The company's version that import wrote: while the company is at it, nothing but the
+    /// import has changed it.
+    pub version: u64,
+    /// The digest of the row as that import read it (absent on markers written before the
+    /// import recorded it).
+    pub source: Option<String>,
+}
+
+pub trait CompanyImporter: CompanyReader {
+    /// Writes a company imported from the legacy row `legacy_id` (read as `source`, its
+    /// digest), the marker of that row, its name index entries and its first history entry
+    /// together. [`StoreError::AlreadyExists`] when the row (or the company's id) was imported
+    /// already.
     fn import(
         &self,
         company: &Company,
         legacy_id: i64,
+        source: &str,
+        history: &HistoryEntry,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// What the marker of the legacy row `legacy_id` records, if the row was imported.
+    fn legacy_import(
+        &self,
+        legacy_id: i64,
+    ) -> impl Future<Output = Result<Option<LegacyImport>, StoreError>> + Send;
+
+    /// Carries a change of the legacy row `legacy_id` (now read as `source`) over to the
+    /// company imported from it: replaces `current` by `next` only if the stored version is
+    /// still `current.version` ([`StoreError::VersionConflict`] otherwise,
+    /// [`StoreError::NotFound`] if it is gone), with the version's history entry, its name
+    /// index and the row's marker (now recording `next.version` and `source`), all in one
+    /// transaction.
+    fn reimport(
+        &self,
+        current: &Company,
+        next: &Company,
+        legacy_id: i64,
+        source: &str,
         history: &HistoryEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -35,6 +35,27 @@ pub struct LegacyCompany {
     pub accounts: Vec<LegacyAccount>,
 }
 
+impl LegacyCompany {
+    /// A digest of the row and its accounts as read: what tells a later run whether the row
+    /// changed in the Flask service since it was imported.
+    pub fn digest(&self) -> String {
+        let accounts: Vec<Value> = self
+            .accounts
+            .iter()
+            .map(|a| json!([a.id, a.agency, a.account_number, a.bank_code]))
+            .collect();
+        let row = json!([
+            self.id,
+            self.company_name,
+            self.phone,
+            self.created.map(legacy_text),
+            self.declared_billing,
+            accounts,
+        ]);
+        format!("{:x}", Sha256::digest(row.to_string().as_bytes()))
+    }
+}
+
 /// A row of `company_bank_account`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegacyAccount {
@@ -108,8 +129,37 @@ pub enum MissingCreated {
 pub struct Mapped {
     pub legacy_id: i32,
     pub company: Company,
+    /// The legacy ids of its accounts, in the order of `company.bank_accounts`.
+    pub account_ids: Vec<i32>,
     /// `created` as the Flask service stored it, for the history entry.
     pub legacy_created: Option<String>,
+    /// The digest of the row as read ([`LegacyCompany::digest`]).
+    pub source: String,
+}
+
+impl Mapped {
+    /// The version after `current` (the company imported from this row earlier) that this
+    /// row's content makes, at `now`. The company keeps its id and `created` (which the API
+    /// never changes; they differ from this mapping's only when `created` was NULL and
+    /// imported as the time of an earlier import), and an account its id when it comes from
+    /// the same legacy row.
+    pub fn rebased(&self, current: &Company, now: OffsetDateTime) -> Company {
+        let mut next = self.company.clone();
+        for (account, legacy_id) in next.bank_accounts.iter_mut().zip(&self.account_ids) {
+            account.id = account_id(current.created, *legacy_id);
+        }
+        next.id = current.id;
+        next.created = current.created;
+        next.updated = now;
+        next.version = current.version + 1;
+        next
+    }
+}
+
+/// The id of the account imported from the legacy row `legacy_id` of a company created at
+/// `created`.
+fn account_id(created: OffsetDateTime, legacy_id: i32) -> Uuid {
+    stable_id(created, &format!("{ACCOUNT_TABLE}:{legacy_id}"))
 }
 
 /// A company's row mapped: the company (unless refused) and the report of every row that was
@@ -303,12 +353,7 @@ pub fn map_company(row: &LegacyCompany, missing: MissingCreated, now: OffsetDate
         .bank_accounts
         .iter()
         .zip(&accounts)
-        .map(|(a, (legacy_id, _))| {
-            BankAccount::from_input(
-                stable_id(created, &format!("{ACCOUNT_TABLE}:{legacy_id}")),
-                a,
-            )
-        })
+        .map(|(a, (legacy_id, _))| BankAccount::from_input(account_id(created, *legacy_id), a))
         .collect();
     let company = Company {
         id: stable_id(created, &format!("{COMPANY_TABLE}:{}", row.id)),
@@ -326,9 +371,34 @@ pub fn map_company(row: &LegacyCompany, missing: MissingCreated, now: OffsetDate
         company: Some(Mapped {
             legacy_id: row.id,
             company,
+            account_ids: accounts.iter().map(|(id, _)| *id).collect(),
             legacy_created: row.created.map(legacy_text),
+            source: row.digest(),
         }),
         reports,
+    }
+}
+
+/// The report of a company row that changed in the Flask service since it was imported, while
+/// the company it became (now `current`; the import wrote version `imported`) was changed
+/// through the API: neither side is overwritten.
+pub fn changed_on_both_sides(legacy_id: i32, current: &Company, imported: u64) -> Report {
+    Report {
+        outcome: Outcome::Refused,
+        table: COMPANY_TABLE,
+        legacy_id,
+        field: None,
+        value: None,
+        code: "changed-on-both-sides".into(),
+        rule: format!(
+            "changed in the Flask service since it was imported, and company {id} was changed \
+             through the API since (version {version}; the import wrote version {imported}): \
+             not overwritten. Its history (GET /companies/{id}/history) shows the API's \
+             changes; make the company what it should be through the API. This row is reported \
+             until the company matches it",
+            id = current.id,
+            version = current.version,
+        ),
     }
 }
 
@@ -401,6 +471,61 @@ mod tests {
         assert_eq!(again.company.unwrap().company.id, c.id);
         let other = map_company(&row(18, "11954879564", vec![]), MissingCreated::Refuse, NOW);
         assert_ne!(other.company.unwrap().company.id, c.id);
+    }
+
+    /// The digest tells a later run whether the row changed: any column of the company or of
+    /// one of its accounts, an account added or removed.
+    #[test]
+    fn the_digest_changes_with_every_column_and_account_of_the_row() {
+        let legacy = row(
+            17,
+            "5511954879564",
+            vec![acct(3, "001", "0001-9", "12345-6")],
+        );
+        assert_eq!(legacy.digest(), legacy.clone().digest());
+        let changed: Vec<LegacyCompany> = vec![
+            LegacyCompany {
+                company_name: "Padaria São João ME".into(),
+                ..legacy.clone()
+            },
+            LegacyCompany {
+                phone: "5511954879565".into(),
+                ..legacy.clone()
+            },
+            LegacyCompany {
+                created: None,
+                ..legacy.clone()
+            },
+            LegacyCompany {
+                declared_billing: "1234.51".into(),
+                ..legacy.clone()
+            },
+            LegacyCompany {
+                accounts: vec![],
+                ..legacy.clone()
+            },
+            LegacyCompany {
+                accounts: vec![acct(3, "001", "0001-9", "12345-7")],
+                ..legacy.clone()
+            },
+            LegacyCompany {
+                accounts: vec![acct(3, "001", "0002-7", "12345-6")],
+                ..legacy.clone()
+            },
+            LegacyCompany {
+                accounts: vec![acct(3, "104", "0001-9", "12345-6")],
+                ..legacy.clone()
+            },
+            LegacyCompany {
+                accounts: vec![acct(4, "001", "0001-9", "12345-6")],
+                ..legacy.clone()
+            },
+        ];
+        let mut digests: Vec<String> = changed.iter().map(LegacyCompany::digest).collect();
+        digests.push(legacy.digest());
+        digests.sort();
+        digests.dedup();
+        assert_eq!(digests.len(), changed.len() + 1);
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //! companies-import --from postgresql://user@host/db --table companies-prod --rejects rejects.jsonl
 //! ```
 //!
-//! Exit status: 0 when every row was imported (or was already), 2 when rows were refused (see
-//! the rejects file; everything else was imported), 1 when the run could not finish (run it
-//! again: it resumes, writing nothing twice).
+//! Exit status: 0 when every row was imported (or was already, and is up to date), 2 when rows
+//! were refused or changed on both sides (see the rejects file; everything else was imported),
+//! 1 when the run could not finish (run it again: it resumes, writing nothing twice).
 
 mod legacy;
 mod progress;
@@ -29,7 +29,9 @@ use run::{Options, Summary};
 #[command(
     name = "companies-import",
     about = "Import the Flask service's companies and bank accounts from PostgreSQL into the \
-             companies table. Safe to run again: rows already imported are reported, not written."
+             companies table. Safe to run again: rows already imported are not written twice; \
+             rows changed since they were imported are brought up to date, unless the company \
+             was changed through the API too (then reported)."
 )]
 struct Args {
     /// PostgreSQL URL of the Flask service's database.
@@ -87,6 +89,10 @@ fn print_summary(summary: &Summary) {
         eprintln!(
             "  already present: {} companies, {} bank accounts",
             summary.companies_already_present, summary.accounts_already_present
+        );
+        eprintln!(
+            "  updated (changed in the Flask service since an earlier run): {} companies",
+            summary.companies_updated
         );
     }
     eprintln!(

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use companies::model::history::representation;
 use companies::model::{now, Audit, ChangeKind};
 use companies::store::{CompanyImporter, StoreError};
 use serde::Serialize;
@@ -42,6 +43,8 @@ pub struct Summary {
     pub accounts_written: u64,
     pub companies_already_present: u64,
     pub accounts_already_present: u64,
+    /// Companies imported by an earlier run whose row changed since: the change carried over.
+    pub companies_updated: u64,
     /// Rows refused, by rule.
     pub refused: BTreeMap<String, u64>,
     /// Account rows imported as another row of the same company.
@@ -65,31 +68,31 @@ impl Summary {
 /// How writing one company ended.
 enum Written {
     New,
+    /// Imported already, and the row has not changed since (or the company was deleted
+    /// through the API since: it is not brought back).
     Already,
+    /// Imported already; the row's change since was carried over.
+    Updated,
+    /// Imported already; the row changed since, and so did the company through the API: not
+    /// overwritten, reported.
+    Conflict(Report),
 }
 
+/// Times a catch-up reads the company again after another writer changed it in between.
+const CATCH_UP_ATTEMPTS: u32 = 3;
+
 /// Writes one company, backing off while the store is unavailable. A row imported already (by
-/// an earlier run, or by this one before a lost reply) is not an error.
+/// an earlier run, or by this one before a lost reply) is not an error: see [`catch_up`].
 async fn write<S: CompanyImporter>(
     store: &S,
     mapped: &Mapped,
     audit: &Audit,
 ) -> Result<Written, String> {
-    let entry = audit.imported(
-        &mapped.company,
-        i64::from(mapped.legacy_id),
-        mapped.legacy_created.clone(),
-        now(),
-    );
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match store
-            .import(&mapped.company, i64::from(mapped.legacy_id), &entry)
-            .await
-        {
-            Ok(()) => return Ok(Written::New),
-            Err(StoreError::AlreadyExists) => return Ok(Written::Already),
+        match write_once(store, mapped, audit).await {
+            Ok(written) => return Ok(written),
             Err(StoreError::Unavailable(why)) if attempt < WRITE_ATTEMPTS => {
                 let wait = Duration::from_millis(100 << attempt);
                 eprintln!(
@@ -107,6 +110,79 @@ async fn write<S: CompanyImporter>(
             }
         }
     }
+}
+
+async fn write_once<S: CompanyImporter>(
+    store: &S,
+    mapped: &Mapped,
+    audit: &Audit,
+) -> Result<Written, StoreError> {
+    let legacy_id = i64::from(mapped.legacy_id);
+    let entry = audit.imported(
+        &mapped.company,
+        legacy_id,
+        mapped.legacy_created.clone(),
+        now(),
+    );
+    match store
+        .import(&mapped.company, legacy_id, &mapped.source, &entry)
+        .await
+    {
+        Ok(()) => Ok(Written::New),
+        Err(StoreError::AlreadyExists) => catch_up(store, mapped, audit).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// A row imported already: whether it changed in the Flask service since (its digest against
+/// the one its marker records), and if so whether the company is still as that import left it
+/// (its version against the marker's). Then the change is carried over in one transaction
+/// with the marker; a company changed through the API as well is left as it is and reported.
+async fn catch_up<S: CompanyImporter>(
+    store: &S,
+    mapped: &Mapped,
+    audit: &Audit,
+) -> Result<Written, StoreError> {
+    let legacy_id = i64::from(mapped.legacy_id);
+    for _ in 0..CATCH_UP_ATTEMPTS {
+        let Some(marker) = store.legacy_import(legacy_id).await? else {
+            // The company's id is taken without a marker: no import wrote it.
+            return Err(StoreError::Internal(format!(
+                "company {} exists, but not as the import of this row",
+                mapped.company.id
+            )));
+        };
+        if marker.source.as_deref() == Some(mapped.source.as_str()) {
+            return Ok(Written::Already);
+        }
+        let Some(current) = store.get(marker.company).await? else {
+            return Ok(Written::Already);
+        };
+        let next = mapped.rebased(&current, now());
+        if representation(&next) == representation(&current) {
+            return Ok(Written::Already);
+        }
+        if current.version != marker.version {
+            return Ok(Written::Conflict(legacy::changed_on_both_sides(
+                mapped.legacy_id,
+                &current,
+                marker.version,
+            )));
+        }
+        let entry = audit.reimported(&current, &next, legacy_id, mapped.legacy_created.clone());
+        match store
+            .reimport(&current, &next, legacy_id, &mapped.source, &entry)
+            .await
+        {
+            Ok(()) => return Ok(Written::Updated),
+            // Changed or deleted in between: read it again.
+            Err(StoreError::VersionConflict | StoreError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Unavailable(format!(
+        "company changed by another writer {CATCH_UP_ATTEMPTS} times while the import read it"
+    )))
 }
 
 /// Writes a report line; the rejects file is the record of what was not imported.
@@ -188,7 +264,7 @@ async fn import<S: CompanyImporter + Clone + 'static>(
                 (mapped.company.bank_accounts.len(), written)
             });
             while let Some(done) = writes.try_join_next() {
-                if let Err(e) = tally(done, summary, progress) {
+                if let Err(e) = tally(done, rejects, summary, progress) {
                     failure = Some(e);
                     break 'read;
                 }
@@ -196,7 +272,7 @@ async fn import<S: CompanyImporter + Clone + 'static>(
         }
     }
     while let Some(done) = writes.join_next().await {
-        if let Err(e) = tally(done, summary, progress) {
+        if let Err(e) = tally(done, rejects, summary, progress) {
             failure.get_or_insert(e);
         }
     }
@@ -223,6 +299,7 @@ async fn import<S: CompanyImporter + Clone + 'static>(
 
 fn tally(
     done: Result<(usize, Result<Written, String>), tokio::task::JoinError>,
+    rejects: &mut dyn Write,
     summary: &mut Summary,
     progress: &mut Progress,
 ) -> Result<(), String> {
@@ -236,6 +313,8 @@ fn tally(
             summary.companies_already_present += 1;
             summary.accounts_already_present += accounts as u64;
         }
+        Written::Updated => summary.companies_updated += 1,
+        Written::Conflict(report) => record(rejects, &report, summary)?,
     }
     progress.advance(1);
     Ok(())

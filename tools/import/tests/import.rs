@@ -139,6 +139,29 @@ impl Setup {
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Runs `sql` on the legacy database: what the Flask service does between two runs.
+    async fn legacy(&self, sql: &str) {
+        let (client, conn) = tokio_postgres::connect(&self.database, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client.batch_execute(sql).await.unwrap();
+    }
+
+    /// A merge patch through the API.
+    async fn patch(&self, id: &str, patch: Value) -> Value {
+        let r = self
+            .http
+            .patch(format!("{}/companies/{id}", self.api))
+            .header("content-type", "application/merge-patch+json")
+            .body(patch.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
     async fn by_legacy_id(&self, id: i32) -> Option<Value> {
         let (status, page) = self.get(&format!("/companies?legacy_id={id}")).await;
         assert_eq!(status, 200);
@@ -363,6 +386,150 @@ async fn a_second_run_writes_nothing_and_a_dry_run_writes_nothing_at_all() {
     assert_eq!(s.by_legacy_id(2).await, None);
 }
 
+/// A cut-over: the Flask service kept running after a first run, and a second run (the one
+/// made once it stops) must bring over what changed there, without undoing what was changed
+/// through the API meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_run_brings_over_what_changed_in_the_flask_service_since() {
+    let Some(s) = setup(&fixture()).await else {
+        return;
+    };
+    s.import(&["--null-created-as-import-time"]);
+    let mut before = Vec::new();
+    for row in [1, 2, 3, 10, 5] {
+        before.push(s.by_legacy_id(row).await.unwrap());
+    }
+    let [padaria, transportes, acougue, mercado, mercearia] = &before[..] else {
+        unreachable!()
+    };
+    // Through the API: row 2's company renamed, row 3's billing changed.
+    let id = |c: &Value| c["id"].as_str().unwrap().to_owned();
+    s.patch(
+        &id(transportes),
+        json!({"company_name": "Transportes Sao Jose ME"}),
+    )
+    .await;
+    let acougue_now = s
+        .patch(&id(acougue), json!({"declared_billing": "10.00"}))
+        .await;
+    // In the Flask service: row 1's phone and one account's agency changed and an account
+    // added; row 10 renamed; row 2's phone changed (its company was changed through the API
+    // too); row 4's phone fixed (it was refused); row 5 (imported with the time of the first
+    // run as its `created`) given an account.
+    s.legacy(
+        "UPDATE client_company SET phone = '5511911112222' WHERE id = 1;
+         UPDATE company_bank_account SET agency = '0002-7' WHERE id = 2;
+         INSERT INTO company_bank_account (id, agency, account_number, bank_code, company_id)
+           VALUES (20, '3333', '44444-4', '104', 1), (21, '0042', '88888-8', '260', 5);
+         UPDATE client_company SET company_name = 'Supermercado Bom Preço' WHERE id = 10;
+         UPDATE client_company SET phone = '11978230000' WHERE id = 2;
+         UPDATE client_company SET phone = '11954879564' WHERE id = 4;",
+    )
+    .await;
+
+    let (status, summary, stderr) = s.import(&["--null-created-as-import-time"]);
+    assert_eq!(status, 2, "{stderr}");
+    assert_eq!(
+        (
+            &summary["companies_written"],
+            &summary["companies_updated"],
+            &summary["companies_already_present"]
+        ),
+        (&json!(1), &json!(3), &json!(1)),
+        "{summary}"
+    );
+    assert_eq!(summary["refused"]["changed-on-both-sides"], 1, "{summary}");
+    let conflict: Vec<Value> = s
+        .rejects()
+        .into_iter()
+        .filter(|r| r["code"] == "changed-on-both-sides")
+        .collect();
+    assert_eq!(conflict.len(), 1);
+    assert_eq!(
+        (&conflict[0]["table"], &conflict[0]["legacy_id"]),
+        (&json!("client_company"), &json!(2))
+    );
+    assert!(conflict[0]["rule"]
+        .as_str()
+        .unwrap()
+        .contains(&id(transportes)));
+
+    // Row 1: the same company, a new version holding the row as it is now; the account that
+    // kept its row keeps its id, the changed one too (same row), the new one gets its own.
+    let padaria_now = s.by_legacy_id(1).await.unwrap();
+    assert_eq!(id(&padaria_now), id(padaria));
+    assert_eq!(padaria_now["version"], 2);
+    assert_eq!(padaria_now["created"], padaria["created"]);
+    assert_eq!(padaria_now["phone"], "+5511911112222");
+    let accounts = padaria_now["bank_accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 3);
+    assert_eq!(accounts[0], padaria["bank_accounts"][0]);
+    assert_eq!(accounts[1]["id"], padaria["bank_accounts"][1]["id"]);
+    assert_eq!(accounts[1]["agency"], "0002-7");
+    assert_eq!(accounts[2]["account_number"], "44444-4");
+    let (_, history) = s.get(&format!("/companies/{}/history", id(padaria))).await;
+    let entry = &history["items"][0];
+    assert_eq!(
+        (&entry["version"], &entry["operation"], &entry["legacy_id"]),
+        (&json!(2), &json!("import"), &json!(1))
+    );
+    assert_eq!(
+        entry["changes"],
+        json!({"phone": "+5511911112222", "bank_accounts": accounts})
+    );
+    // Row 10: found by its new name, no longer by the old one.
+    assert_eq!(
+        s.by_legacy_id(10).await.unwrap()["company_name"],
+        "Supermercado Bom Preço"
+    );
+    let (_, found) = s.get("/companies?q=supermercado").await;
+    assert_eq!(found["items"][0]["id"], mercado["id"]);
+    let (_, found) = s.get("/companies?q=mercado+bom").await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 0, "{found}");
+    // Row 5: keeps the id and `created` of the first run.
+    let mercearia_now = s.by_legacy_id(5).await.unwrap();
+    assert_eq!(
+        (&mercearia_now["id"], &mercearia_now["created"]),
+        (&mercearia["id"], &mercearia["created"])
+    );
+    assert_eq!(
+        mercearia_now["bank_accounts"][0]["account_number"],
+        "88888-8"
+    );
+    // Row 2 keeps what the API made of it; row 3 too (its row did not change); row 4 arrives.
+    let transportes_now = s.by_legacy_id(2).await.unwrap();
+    assert_eq!(
+        (&transportes_now["company_name"], &transportes_now["phone"]),
+        (&json!("Transportes Sao Jose ME"), &transportes["phone"])
+    );
+    assert_eq!(s.by_legacy_id(3).await.unwrap(), acougue_now);
+    assert_eq!(s.by_legacy_id(4).await.unwrap()["phone"], "+5511954879564");
+    // The index is exactly that of the companies.
+    let (companies, index, _) = contents(&s).await;
+    let stored = stored(&s, &companies).await;
+    assert_eq!(index, expected_name_index(&stored));
+
+    // Once more: nothing left to bring over; the conflict is still reported.
+    let table = s.all().await;
+    let (status, again, _) = s.import(&["--null-created-as-import-time"]);
+    assert_eq!(status, 2);
+    assert_eq!(
+        (
+            &again["companies_written"],
+            &again["companies_updated"],
+            &again["companies_already_present"],
+            &again["refused"]["changed-on-both-sides"]
+        ),
+        (&json!(0), &json!(0), &json!(5), &json!(1)),
+        "{again}"
+    );
+    assert_eq!(
+        s.all().await,
+        table,
+        "a run with nothing to bring over wrote"
+    );
+}
+
 /// `companies` legacy companies with 0–3 accounts each (one in 50 with a bad agency).
 fn generated(companies: u32) -> String {
     format!(
@@ -406,6 +573,17 @@ async fn contents(
         entries.insert(id.to_owned(), history["items"].as_array().unwrap().len());
     }
     (companies, s.store.name_index().await.unwrap(), entries)
+}
+
+/// The stored companies of `companies` (as the API showed them).
+async fn stored(s: &Setup, companies: &[Value]) -> Vec<companies::model::Company> {
+    use companies::store::CompanyReader;
+    let mut out = Vec::new();
+    for c in companies {
+        let id = c["id"].as_str().unwrap().parse().unwrap();
+        out.push(s.store.get(id).await.unwrap().unwrap());
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -468,22 +646,10 @@ async fn a_run_killed_mid_way_and_run_again_ends_as_a_clean_run() {
     );
     assert_eq!(history.len(), clean_history.len());
     // And the index is exactly that of the companies.
-    let stored: Vec<companies::model::Company> = {
-        use companies::store::CompanyReader;
-        let mut out = Vec::new();
-        for c in &companies {
-            out.push(
-                killed
-                    .store
-                    .get(c["id"].as_str().unwrap().parse().unwrap())
-                    .await
-                    .unwrap()
-                    .unwrap(),
-            );
-        }
-        out
-    };
-    assert_eq!(index, expected_name_index(&stored));
+    assert_eq!(
+        index,
+        expected_name_index(&stored(&killed, &companies).await)
+    );
 }
 
 /// What AWS does to a long run of writes and DynamoDB Local does not, through the fault proxy
@@ -496,28 +662,71 @@ async fn a_run_killed_mid_way_and_run_again_ends_as_a_clean_run() {
 /// "already present").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_gets_through_throttling_conflicts_and_lost_replies() {
-    let sql = generated(40);
-    let Some(clean) = setup(&sql).await else {
-        return;
-    };
-    let (status, summary, _) = clean.import(&["--quiet"]);
-    assert_eq!(status, 2, "one in 50 companies has a bad agency");
-    let expected = contents(&clean).await;
     // A lost reply once is answered by the SDK's retry (DynamoDB replays a transaction's
     // ClientRequestToken); on every attempt, the importer must find its write landed.
-    let every_attempt = companies::store::dynamo::MAX_ATTEMPTS;
-    for (kind, times) in [
-        (Kind::Throttle, 10),
-        (Kind::CancelConflict, 3),
-        (Kind::CancelThrottled, 6),
-        (Kind::LoseReply, 1),
-        (Kind::LoseReply, every_attempt),
-        (Kind::HangUpAfterCommit, every_attempt),
-        (Kind::InProgressAfterCommit, every_attempt),
-    ] {
-        let Some(s) = setup(&sql).await else {
+    let mut faults = FAULTS.to_vec();
+    faults.push((Kind::LoseReply, 1));
+    faulted_runs_end_as_a_clean_run(&generated(40), None, &faults).await;
+}
+
+/// The same faults met by a run that brings changes over, on the transactions that carry them
+/// (every row changed, one writer: after the first write of a row, refused because it was
+/// imported already, comes the one that updates it; the sixth call is an update). Every run
+/// ends as a clean catch-up does (an update whose reply was lost is counted updated).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_gets_through_throttling_conflicts_and_lost_replies() {
+    let changes = "UPDATE client_company SET phone = '219' || lpad(id::text, 8, '0');
+         UPDATE client_company SET company_name = company_name || ' Filial' WHERE id % 3 = 0;";
+    faulted_runs_end_as_a_clean_run(&generated(30), Some(changes), &FAULTS).await;
+}
+
+/// The faults of the two tests above, and how many calls each meets.
+const FAULTS: [(Kind, u32); 6] = [
+    (Kind::Throttle, 10),
+    (Kind::CancelConflict, 3),
+    (Kind::CancelThrottled, 6),
+    (Kind::LoseReply, companies::store::dynamo::MAX_ATTEMPTS),
+    (
+        Kind::HangUpAfterCommit,
+        companies::store::dynamo::MAX_ATTEMPTS,
+    ),
+    (
+        Kind::InProgressAfterCommit,
+        companies::store::dynamo::MAX_ATTEMPTS,
+    ),
+];
+
+/// Runs the importer over a fresh database of `sql` once per fault of `faults`, the fault
+/// meeting `TransactWriteItems` from its sixth call, and once without: every faulted run must
+/// end as the clean one does (exit status, summary, companies, index, history). With
+/// `changes`, the measured run is the second: an import runs first, then `changes` are made
+/// to the source.
+async fn faulted_runs_end_as_a_clean_run(sql: &str, changes: Option<&str>, faults: &[(Kind, u32)]) {
+    let prepare = |s: Setup| async move {
+        if let Some(changes) = changes {
+            s.import(&["--quiet"]);
+            s.legacy(changes).await;
+        }
+        s
+    };
+    let Some(clean) = setup(sql).await else {
+        return;
+    };
+    let clean = prepare(clean).await;
+    let (status, summary, _) = clean.import(&["--quiet"]);
+    assert_eq!(status, 2, "one in 50 companies has a bad agency");
+    if changes.is_some() {
+        assert_eq!(
+            summary["companies_updated"], summary["companies_valid"],
+            "{summary}"
+        );
+    }
+    let expected = contents(&clean).await;
+    for &(kind, times) in faults {
+        let Some(s) = setup(sql).await else {
             return;
         };
+        let s = prepare(s).await;
         let proxy = FaultProxy::start().await;
         proxy.set_after(kind, "TransactWriteItems", 5, times);
         let mut command = s.command(&["--quiet", "--concurrency", "1"]);

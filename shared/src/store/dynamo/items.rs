@@ -14,7 +14,7 @@ use crate::model::{
     AccountNumber, Address, Agency, BankAccount, BankCode, Cnpj, Company, HistoryEntry, Money,
     Phone,
 };
-use crate::store::{IdempotencyRecord, StoreError, StoredAnswer};
+use crate::store::{IdempotencyRecord, LegacyImport, StoreError, StoredAnswer};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -187,11 +187,46 @@ pub fn legacy_key(legacy_id: i64) -> Item {
     key_of(format!("LEGACY#{legacy_id}"), LEGACY_SK)
 }
 
-/// A legacy marker: the row `legacy_id` was imported as `company`.
-pub fn legacy_item(legacy_id: i64, company: Uuid) -> Item {
+/// The company's version the last import of a legacy row wrote.
+const IMPORTED_VERSION: &str = "imported_version";
+/// The digest of the legacy row as the last import read it.
+const SOURCE_DIGEST: &str = "source_digest";
+
+/// A legacy marker: the row `legacy_id`, read as `source`, was imported as version `version`
+/// of `company`.
+pub fn legacy_item(legacy_id: i64, company: Uuid, version: u64, source: &str) -> Item {
     let mut item = legacy_key(legacy_id);
     item.insert(MARKER_HOLDER.into(), AttributeValue::S(company.to_string()));
+    item.insert(
+        IMPORTED_VERSION.into(),
+        AttributeValue::N(version.to_string()),
+    );
+    item.insert(SOURCE_DIGEST.into(), AttributeValue::S(source.to_owned()));
     item
+}
+
+/// What a legacy marker records. A marker written before the import recorded its version
+/// and digest names version 1 (the only version an import wrote then) and no digest.
+pub fn legacy_import(marker: &Item) -> Result<LegacyImport, StoreError> {
+    let corrupt = |what: &str| StoreError::Internal(format!("corrupt legacy marker: {what}"));
+    let company = marker_holder(marker).ok_or_else(|| corrupt("no company"))?;
+    let version = match marker.get(IMPORTED_VERSION) {
+        None => 1,
+        Some(v) => v
+            .as_n()
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| corrupt("bad version"))?,
+    };
+    let source = match marker.get(SOURCE_DIGEST) {
+        None => None,
+        Some(v) => Some(v.as_s().map_err(|_| corrupt("bad digest"))?.clone()),
+    };
+    Ok(LegacyImport {
+        company,
+        version,
+        source,
+    })
 }
 
 /// The key of the marker of `cnpj`.

@@ -39,7 +39,7 @@ pub use setup::{
 use super::{
     first_page, unix_now, CompanyCreator, CompanyDeleter, CompanyImporter, CompanyLister,
     CompanyReader, CompanyUpdater, HistoryPage, HistoryReader, IdempotencyReader,
-    IdempotencyRecord, Page, StoreError,
+    IdempotencyRecord, LegacyImport, Page, StoreError,
 };
 use crate::model::search::NameQuery;
 use crate::model::{Cnpj, Company, HistoryEntry};
@@ -164,11 +164,33 @@ impl CompanyImporter for DynamoStore {
         &self,
         company: &Company,
         legacy_id: i64,
+        source: &str,
         history: &HistoryEntry,
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
-        let change = writes::import(company, legacy_id, history, &token)?;
+        let change = writes::import(company, legacy_id, source, history, &token)?;
         let proof = proof(company.id, Some(history), company_key(company.id));
+        self.write(change, &token, proof).await
+    }
+
+    async fn legacy_import(&self, legacy_id: i64) -> Result<Option<LegacyImport>, StoreError> {
+        self.get_item(items::legacy_key(legacy_id))
+            .await?
+            .map(|marker| items::legacy_import(&marker))
+            .transpose()
+    }
+
+    async fn reimport(
+        &self,
+        current: &Company,
+        next: &Company,
+        legacy_id: i64,
+        source: &str,
+        history: &HistoryEntry,
+    ) -> Result<(), StoreError> {
+        let token = Uuid::new_v4().simple().to_string();
+        let change = writes::reimport(current, next, legacy_id, source, history, &token)?;
+        let proof = proof(next.id, Some(history), company_key(next.id));
         self.write(change, &token, proof).await
     }
 }

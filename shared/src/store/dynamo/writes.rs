@@ -225,6 +225,7 @@ pub fn create(
 pub fn import(
     company: &Company,
     legacy_id: i64,
+    source: &str,
     history_entry: &HistoryEntry,
     token: &str,
 ) -> Result<Change, StoreError> {
@@ -233,11 +234,42 @@ pub fn import(
         1,
         Step {
             part: Part::LegacyId,
-            action: Action::Put(items::legacy_item(legacy_id, company.id)),
+            action: Action::Put(items::legacy_item(
+                legacy_id,
+                company.id,
+                company.version,
+                source,
+            )),
             condition: Some(Condition::absent()),
         },
     );
     Ok(change)
+}
+
+/// The steps of carrying a change of the legacy row `legacy_id` over to the company imported
+/// from it: those of replacing `current` by `next`, and the row's marker recording the new
+/// version and the row's digest (the company's version condition guards both).
+pub fn reimport(
+    current: &Company,
+    next: &Company,
+    legacy_id: i64,
+    source: &str,
+    history_entry: &HistoryEntry,
+    token: &str,
+) -> Result<Change, StoreError> {
+    let marker = Step {
+        part: Part::LegacyId,
+        action: Action::Put(items::legacy_item(legacy_id, next.id, next.version, source)),
+        condition: None,
+    };
+    replacing(
+        current,
+        next,
+        None,
+        Some(history_entry),
+        token,
+        Some(marker),
+    )
 }
 
 /// The steps of replacing `current` by `next`.
@@ -248,11 +280,25 @@ pub fn replace(
     history_entry: Option<&HistoryEntry>,
     token: &str,
 ) -> Result<Change, StoreError> {
+    replacing(current, next, idempotency, history_entry, token, None)
+}
+
+/// The steps of replacing `current` by `next`, with `also` among them (before the name index,
+/// which takes what room is left).
+fn replacing(
+    current: &Company,
+    next: &Company,
+    idempotency: Option<&IdempotencyRecord>,
+    history_entry: Option<&HistoryEntry>,
+    token: &str,
+    also: Option<Step>,
+) -> Result<Change, StoreError> {
     let mut steps = vec![Step {
         part: Part::ExistingCompany,
         action: Action::Put(company_item(next, token)?),
         condition: Some(Condition::at_version(current.version)),
     }];
+    steps.extend(also);
     steps.extend(tax_id_moves(Some(current), Some(next)));
     steps.extend(history(next.id, history_entry, token)?);
     steps.extend(record(idempotency)?);
