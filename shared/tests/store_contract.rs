@@ -683,6 +683,42 @@ async fn a_reimport_carries_a_row_change_over_with_its_marker<
     );
 }
 
+/// A walk of the legacy markers meets every imported row once, and nothing else.
+async fn a_walk_of_the_legacy_markers_meets_each_once<S: Store + CompanyImporter>(store: S) {
+    let mut expected = std::collections::BTreeMap::new();
+    for legacy_id in 1..=120 {
+        let c = company(&format!("Importada {legacy_id}"));
+        let entry = audit(ChangeKind::Import).imported(&c, legacy_id, None, now());
+        let source = format!("row-{legacy_id}");
+        store.import(&c, legacy_id, &source, &entry).await.unwrap();
+        expected.insert(
+            legacy_id,
+            LegacyImport {
+                company: c.id,
+                version: 1,
+                source: Some(source),
+            },
+        );
+    }
+    store
+        .create(&company("Criada pela API"), None, None)
+        .await
+        .unwrap();
+    let mut met = std::collections::BTreeMap::new();
+    let mut from = None;
+    loop {
+        let (page, next) = store.legacy_imports(from).await.unwrap();
+        for (legacy_id, marker) in page {
+            assert!(met.insert(legacy_id, marker).is_none(), "{legacy_id} twice");
+        }
+        match next {
+            Some(position) => from = Some(position),
+            None => break,
+        }
+    }
+    assert_eq!(met, expected);
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod memory {
@@ -719,4 +755,5 @@ contract!(
     a_rename_of_long_names_leaves_no_stale_entry,
     an_import_is_written_once_with_its_legacy_marker,
     a_reimport_carries_a_row_change_over_with_its_marker,
+    a_walk_of_the_legacy_markers_meets_each_once,
 );

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{
     first_page, unix_now, CompanyCreator, CompanyDeleter, CompanyImporter, CompanyLister,
     CompanyReader, CompanyUpdater, HistoryPage, HistoryReader, IdempotencyReader,
-    IdempotencyRecord, LegacyImport, Page, StoreError,
+    IdempotencyRecord, LegacyImport, MarkerPage, Page, StoreError,
 };
 use crate::model::search::{self, NameQuery};
 use crate::model::{Cnpj, Company, HistoryEntry};
@@ -208,6 +208,23 @@ impl CompanyCreator for MemoryStore {
 }
 
 impl CompanyImporter for MemoryStore {
+    /// The legacy row id a page continues after.
+    type MarkerPosition = i64;
+
+    async fn legacy_imports(&self, from: Option<i64>) -> Result<MarkerPage<i64>, StoreError> {
+        const PAGE: usize = 100;
+        let t = self.lock()?;
+        let mut markers: Vec<(i64, LegacyImport)> = t
+            .legacy_ids
+            .iter()
+            .filter(|(id, _)| from.is_none_or(|after| **id > after))
+            .map(|(id, marker)| (*id, marker.clone()))
+            .collect();
+        markers.sort_unstable_by_key(|(id, _)| *id);
+        let (markers, next) = first_page(markers, PAGE, |(id, _)| *id);
+        Ok((markers, next))
+    }
+
     async fn import(
         &self,
         company: &Company,

@@ -147,7 +147,14 @@ pub struct LegacyImport {
     pub source: Option<String>,
 }
 
+/// A page of legacy markers: (legacy row id, what its marker records), and where the next page
+/// starts.
+pub type MarkerPage<P> = (Vec<(i64, LegacyImport)>, Option<P>);
+
 pub trait CompanyImporter: CompanyReader {
+    /// Where a walk of the legacy markers continues.
+    type MarkerPosition: Send;
+
     /// Writes a company imported from the legacy row `legacy_id` (read as `source`, its
     /// digest), the marker of that row, its name index entries and its first history entry
     /// together. [`StoreError::AlreadyExists`] when the row (or the company's id) was imported
@@ -165,6 +172,14 @@ pub trait CompanyImporter: CompanyReader {
         &self,
         legacy_id: i64,
     ) -> impl Future<Output = Result<Option<LegacyImport>, StoreError>> + Send;
+
+    /// A page of the markers of imported legacy rows, in no particular order, from `from` (the
+    /// first page when `None`), and where the next page starts (`None` after the last). A
+    /// page may be empty and still be followed by another.
+    fn legacy_imports(
+        &self,
+        from: Option<Self::MarkerPosition>,
+    ) -> impl Future<Output = Result<MarkerPage<Self::MarkerPosition>, StoreError>> + Send;
 
     /// Carries a change of the legacy row `legacy_id` (now read as `source`) over to the
     /// company imported from it: replaces `current` by `next` only if the stored version is

@@ -379,10 +379,41 @@ pub fn map_company(row: &LegacyCompany, missing: MissingCreated, now: OffsetDate
     }
 }
 
-/// The report of a company row that changed in the Flask service since it was imported, while
-/// the company it became (now `current`; the import wrote version `imported`) was changed
-/// through the API: neither side is overwritten.
-pub fn changed_on_both_sides(legacy_id: i32, current: &Company, imported: u64) -> Report {
+/// What became of a row in the Flask service since it was imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinceImport {
+    Changed,
+    Deleted,
+}
+
+/// The report of a company row changed or deleted in the Flask service since it was imported,
+/// while the company it became (now `current`; the import wrote version `imported`) was
+/// changed through the API: the company is left as it is.
+pub fn changed_on_both_sides(
+    legacy_id: i32,
+    since: SinceImport,
+    current: &Company,
+    imported: u64,
+) -> Report {
+    let id = current.id;
+    let (there, here, what_to_do) = match since {
+        SinceImport::Changed => (
+            "changed in",
+            "overwritten",
+            format!(
+                "Its history (GET /companies/{id}/history) shows the API's changes; make the \
+                 company what it should be through the API. This row is reported until the \
+                 company matches it"
+            ),
+        ),
+        SinceImport::Deleted => (
+            "deleted from",
+            "deleted",
+            "Delete it through the API if it should go; runs with --carry-deletions report it \
+             until then"
+                .to_owned(),
+        ),
+    };
     Report {
         outcome: Outcome::Refused,
         table: COMPANY_TABLE,
@@ -391,12 +422,9 @@ pub fn changed_on_both_sides(legacy_id: i32, current: &Company, imported: u64) -
         value: None,
         code: "changed-on-both-sides".into(),
         rule: format!(
-            "changed in the Flask service since it was imported, and company {id} was changed \
+            "{there} the Flask service since it was imported, and company {id} was changed \
              through the API since (version {version}; the import wrote version {imported}): \
-             not overwritten. Its history (GET /companies/{id}/history) shows the API's \
-             changes; make the company what it should be through the API. This row is reported \
-             until the company matches it",
-            id = current.id,
+             not {here}. {what_to_do}",
             version = current.version,
         ),
     }

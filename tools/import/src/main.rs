@@ -57,6 +57,11 @@ struct Args {
     /// Import companies whose `created` is NULL with the time of the import (refused otherwise).
     #[arg(long)]
     null_created_as_import_time: bool,
+    /// Also delete the companies imported from rows deleted from the Flask database since
+    /// (unless changed through the API since: reported). Reads every item of the table once
+    /// (a Scan) to find the markers of imported rows.
+    #[arg(long, conflicts_with = "dry_run")]
+    carry_deletions: bool,
     /// Create the table if it does not exist (for a local DynamoDB; a stage's table comes from
     /// its stack).
     #[arg(long)]
@@ -94,6 +99,12 @@ fn print_summary(summary: &Summary) {
             "  updated (changed in the Flask service since an earlier run): {} companies",
             summary.companies_updated
         );
+        if summary.carry_deletions {
+            eprintln!(
+                "  deleted (deleted from the Flask service since an earlier run): {} companies",
+                summary.companies_deleted
+            );
+        }
     }
     eprintln!(
         "  merged (the same account twice on one company): {}",
@@ -148,6 +159,7 @@ async fn main() -> ExitCode {
             std::env::var("USER").unwrap_or_else(|_| "unknown".into())
         ),
         run_id: uuid::Uuid::now_v7().to_string(),
+        carry_deletions: args.carry_deletions,
     };
     let mut progress = Progress::new(args.quiet);
     match run::run(&args.from, store, &options, &mut rejects, &mut progress).await {

@@ -2,23 +2,26 @@
 //! while DynamoDB throttles), report every refused or merged row, and count.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use companies::model::history::representation;
 use companies::model::{now, Audit, ChangeKind};
-use companies::store::{CompanyImporter, StoreError};
+use companies::store::{CompanyDeleter, CompanyImporter, StoreError};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio_postgres::Transaction;
 
-use crate::legacy::{self, Mapped, MissingCreated, Outcome, Report};
+use crate::legacy::{self, Mapped, MissingCreated, Outcome, Report, SinceImport};
 use crate::progress::Progress;
 use crate::source;
 
-/// Attempts at writing one company while DynamoDB is unavailable or throttling (beyond the
-/// SDK's own retries), backing off from 200 ms to about 13 s.
+/// Attempts at one step (writing or deleting a company, reading a page of legacy markers)
+/// while DynamoDB is unavailable or throttling (beyond the SDK's own retries), backing off from
+/// 200 ms to about 13 s.
 const WRITE_ATTEMPTS: u32 = 8;
 
 pub struct Options {
@@ -29,6 +32,8 @@ pub struct Options {
     pub actor: String,
     /// Identifies this run in the history entries (`request_id`).
     pub run_id: String,
+    /// Delete the companies imported from rows the source no longer holds.
+    pub carry_deletions: bool,
 }
 
 /// The end of a run, printed as the summary.
@@ -45,6 +50,11 @@ pub struct Summary {
     pub accounts_already_present: u64,
     /// Companies imported by an earlier run whose row changed since: the change carried over.
     pub companies_updated: u64,
+    /// Companies imported by an earlier run whose row is gone from the source: deleted (with
+    /// `carry_deletions`).
+    pub companies_deleted: u64,
+    /// Whether the run looked for rows deleted from the source.
+    pub carry_deletions: bool,
     /// Rows refused, by rule.
     pub refused: BTreeMap<String, u64>,
     /// Account rows imported as another row of the same company.
@@ -73,6 +83,8 @@ enum Written {
     Already,
     /// Imported already; the row's change since was carried over.
     Updated,
+    /// Imported already; the row is gone from the source, and so is the company now.
+    Deleted,
     /// Imported already; the row changed since, and so did the company through the API: not
     /// overwritten, reported.
     Conflict(Report),
@@ -88,26 +100,29 @@ async fn write<S: CompanyImporter>(
     mapped: &Mapped,
     audit: &Audit,
 ) -> Result<Written, String> {
+    let what = format!("writing client_company {}", mapped.legacy_id);
+    backing_off(&what, || write_once(store, mapped, audit)).await
+}
+
+/// Runs `step` until it ends otherwise than with the store unavailable (throttling past the
+/// SDK's retries, timeouts), backing off from 200 ms to about 13 s between attempts.
+async fn backing_off<T, F: Future<Output = Result<T, StoreError>>>(
+    what: &str,
+    mut step: impl FnMut() -> F,
+) -> Result<T, String> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match write_once(store, mapped, audit).await {
-            Ok(written) => return Ok(written),
+        match step().await {
+            Ok(done) => return Ok(done),
             Err(StoreError::Unavailable(why)) if attempt < WRITE_ATTEMPTS => {
                 let wait = Duration::from_millis(100 << attempt);
                 eprintln!(
-                    "companies-import: DynamoDB unavailable ({why}); retrying client_company {} \
-                     in {wait:?}",
-                    mapped.legacy_id
+                    "companies-import: DynamoDB unavailable ({why}); {what} again in {wait:?}"
                 );
                 tokio::time::sleep(wait).await;
             }
-            Err(e) => {
-                return Err(format!(
-                    "cannot write client_company {}: {e}",
-                    mapped.legacy_id
-                ))
-            }
+            Err(e) => return Err(format!("{what}: {e}")),
         }
     }
 }
@@ -165,6 +180,7 @@ async fn catch_up<S: CompanyImporter>(
         if current.version != marker.version {
             return Ok(Written::Conflict(legacy::changed_on_both_sides(
                 mapped.legacy_id,
+                SinceImport::Changed,
                 &current,
                 marker.version,
             )));
@@ -185,6 +201,81 @@ async fn catch_up<S: CompanyImporter>(
     )))
 }
 
+/// Deletes the companies imported from rows the source (`tx`) no longer holds: walks the
+/// table's legacy markers a page at a time, asks the source which of their rows it still holds,
+/// and retires each of the others ([`retire`]).
+async fn carry_deletions<S: CompanyImporter + CompanyDeleter>(
+    store: &S,
+    tx: &Transaction<'_>,
+    audit: &Audit,
+    rejects: &mut dyn Write,
+    summary: &mut Summary,
+) -> Result<(), String> {
+    let mut from = None;
+    loop {
+        let mut position = from.take();
+        let (page, next) = backing_off("reading the legacy markers", || {
+            store.legacy_imports(position.take())
+        })
+        .await?;
+        let ids: Vec<i32> = page
+            .iter()
+            .filter_map(|(id, _)| i32::try_from(*id).ok())
+            .collect();
+        let held = source::existing(tx, &ids).await?;
+        for id in ids.into_iter().filter(|id| !held.contains(id)) {
+            let what = format!("deleting the company of client_company {id}");
+            match backing_off(&what, || retire(store, id, audit)).await? {
+                Written::Deleted => summary.companies_deleted += 1,
+                Written::Conflict(report) => record(rejects, &report, summary)?,
+                _ => {}
+            }
+        }
+        match next {
+            Some(position) => from = Some(position),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The company imported from the row `legacy_id`, which the source no longer holds: deleted
+/// (with its history entry) while it is still as an import left it; reported when it was
+/// changed through the API since. Nothing to do if it is gone already.
+async fn retire<S: CompanyImporter + CompanyDeleter>(
+    store: &S,
+    legacy_id: i32,
+    audit: &Audit,
+) -> Result<Written, StoreError> {
+    for _ in 0..CATCH_UP_ATTEMPTS {
+        let Some(marker) = store.legacy_import(i64::from(legacy_id)).await? else {
+            return Ok(Written::Already);
+        };
+        let Some(current) = store.get(marker.company).await? else {
+            return Ok(Written::Already);
+        };
+        if current.version != marker.version {
+            return Ok(Written::Conflict(legacy::changed_on_both_sides(
+                legacy_id,
+                SinceImport::Deleted,
+                &current,
+                marker.version,
+            )));
+        }
+        match store
+            .delete(&current, Some(&audit.deleted(&current, now())))
+            .await
+        {
+            Ok(()) => return Ok(Written::Deleted),
+            // Changed or deleted in between: read it again.
+            Err(StoreError::VersionConflict | StoreError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Unavailable(format!(
+        "company changed by another writer {CATCH_UP_ATTEMPTS} times while the import read it"
+    )))
+}
+
 /// Writes a report line; the rejects file is the record of what was not imported.
 fn record(rejects: &mut dyn Write, report: &Report, summary: &mut Summary) -> Result<(), String> {
     summary.count(report);
@@ -193,7 +284,7 @@ fn record(rejects: &mut dyn Write, report: &Report, summary: &mut Summary) -> Re
 }
 
 /// Runs the import from `database` into `store`.
-pub async fn run<S: CompanyImporter + Clone + 'static>(
+pub async fn run<S: CompanyImporter + CompanyDeleter + Clone + 'static>(
     database: &str,
     store: Option<S>,
     options: &Options,
@@ -202,6 +293,7 @@ pub async fn run<S: CompanyImporter + Clone + 'static>(
 ) -> Result<Summary, (Summary, String)> {
     let mut summary = Summary {
         dry_run: options.dry_run,
+        carry_deletions: options.carry_deletions && store.is_some(),
         ..Summary::default()
     };
     match import(database, store, options, rejects, progress, &mut summary).await {
@@ -210,7 +302,7 @@ pub async fn run<S: CompanyImporter + Clone + 'static>(
     }
 }
 
-async fn import<S: CompanyImporter + Clone + 'static>(
+async fn import<S: CompanyImporter + CompanyDeleter + Clone + 'static>(
     database: &str,
     store: Option<S>,
     options: &Options,
@@ -290,6 +382,13 @@ async fn import<S: CompanyImporter + Clone + 'static>(
             record(rejects, &legacy::orphan(id), summary)?;
         }
     }
+    if let (Some(store), true) = (store.as_ref(), summary.carry_deletions) {
+        let audit = Audit {
+            operation: ChangeKind::Delete,
+            ..Audit::clone(&audit)
+        };
+        carry_deletions(store, &tx, &audit, rejects, summary).await?;
+    }
     rejects
         .flush()
         .map_err(|e| format!("cannot write the rejects file: {e}"))?;
@@ -314,6 +413,7 @@ fn tally(
             summary.accounts_already_present += accounts as u64;
         }
         Written::Updated => summary.companies_updated += 1,
+        Written::Deleted => summary.companies_deleted += 1,
         Written::Conflict(report) => record(rejects, &report, summary)?,
     }
     progress.advance(1);

@@ -2,6 +2,8 @@
 //! (a consistent snapshot while the import runs), streamed through server-side portals a batch
 //! at a time, so memory does not grow with the source.
 
+use std::collections::HashSet;
+
 use tokio_postgres::{Client, NoTls, Portal, Transaction};
 
 use crate::legacy::{LegacyAccount, LegacyCompany};
@@ -143,4 +145,13 @@ impl<'a> Orphans<'a> {
             .map_err(|e| format!("cannot read company_bank_account: {e}"))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
+}
+
+/// Which of the company rows `ids` the source holds.
+pub async fn existing(tx: &Transaction<'_>, ids: &[i32]) -> Result<HashSet<i32>, String> {
+    let rows = tx
+        .query("SELECT id FROM client_company WHERE id = ANY($1)", &[&ids])
+        .await
+        .map_err(|e| format!("cannot read client_company: {e}"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }

@@ -121,6 +121,13 @@ impl Setup {
         finish(self.command(extra))
     }
 
+    /// The lines of the rejects file with `code`.
+    fn rejects_coded(&self, code: &str) -> Vec<Value> {
+        let mut lines = self.rejects();
+        lines.retain(|r| r["code"] == code);
+        lines
+    }
+
     fn rejects(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.rejects)
             .unwrap()
@@ -439,11 +446,7 @@ async fn a_later_run_brings_over_what_changed_in_the_flask_service_since() {
         "{summary}"
     );
     assert_eq!(summary["refused"]["changed-on-both-sides"], 1, "{summary}");
-    let conflict: Vec<Value> = s
-        .rejects()
-        .into_iter()
-        .filter(|r| r["code"] == "changed-on-both-sides")
-        .collect();
+    let conflict = s.rejects_coded("changed-on-both-sides");
     assert_eq!(conflict.len(), 1);
     assert_eq!(
         (&conflict[0]["table"], &conflict[0]["legacy_id"]),
@@ -528,6 +531,88 @@ async fn a_later_run_brings_over_what_changed_in_the_flask_service_since() {
         table,
         "a run with nothing to bring over wrote"
     );
+}
+
+/// Rows deleted from the Flask database since they were imported: a run with
+/// `--carry-deletions` deletes their companies (with a history entry naming the run), except one
+/// changed through the API since (reported, kept); a run without it deletes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_carrying_deletions_deletes_what_the_flask_service_deleted() {
+    let Some(s) = setup(&fixture()).await else {
+        return;
+    };
+    s.import(&[]);
+    let id = |c: Option<Value>| c.unwrap()["id"].as_str().unwrap().to_owned();
+    let (padaria, transportes, acougue, mercado) = (
+        id(s.by_legacy_id(1).await),
+        id(s.by_legacy_id(2).await),
+        id(s.by_legacy_id(3).await),
+        id(s.by_legacy_id(10).await),
+    );
+    // Through the API: row 3's company changed, row 1's deleted.
+    let acougue_now = s
+        .patch(&acougue, json!({"declared_billing": "10.00"}))
+        .await;
+    let r = s
+        .http
+        .delete(format!("{}/companies/{padaria}", s.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    // In the Flask service (whose delete leaves the accounts behind): rows 1, 2, 3 and 10.
+    s.legacy(
+        "UPDATE company_bank_account SET company_id = NULL WHERE company_id IN (1, 2, 3, 10);
+         DELETE FROM client_company WHERE id IN (1, 2, 3, 10);",
+    )
+    .await;
+
+    let before = s.all().await;
+    let (_, summary, _) = s.import(&[]);
+    assert_eq!(
+        (&summary["companies_deleted"], &summary["carry_deletions"]),
+        (&json!(0), &json!(false))
+    );
+    assert_eq!(s.all().await, before, "deleted without --carry-deletions");
+
+    let (status, summary, stderr) = s.import(&["--carry-deletions"]);
+    assert_eq!(status, 2, "{stderr}");
+    assert_eq!(
+        (&summary["companies_deleted"], &summary["carry_deletions"]),
+        (&json!(2), &json!(true)),
+        "{summary}"
+    );
+    assert_eq!(summary["refused"]["changed-on-both-sides"], 1, "{summary}");
+    let conflict = s.rejects_coded("changed-on-both-sides");
+    assert_eq!(conflict.len(), 1);
+    assert_eq!(conflict[0]["legacy_id"], 3);
+    let rule = conflict[0]["rule"].as_str().unwrap();
+    assert!(rule.contains("deleted from the Flask service") && rule.contains(&acougue));
+    // Rows 2 and 10: their companies are gone, each with a history entry of the run.
+    for gone in [&transportes, &mercado] {
+        assert_eq!(s.get(&format!("/companies/{gone}")).await.0, 404);
+        let (_, history) = s.get(&format!("/companies/{gone}/history")).await;
+        let entry = &history["items"][0];
+        assert_eq!(
+            (&entry["operation"], &entry["version"]),
+            (&json!("delete"), &json!(2))
+        );
+        assert!(entry["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("companies-import"));
+    }
+    assert_eq!(s.by_legacy_id(2).await, None);
+    assert_eq!(s.by_legacy_id(3).await, Some(acougue_now));
+    let (companies, index, _) = contents(&s).await;
+    assert_eq!(companies.len(), 1, "{companies:?}");
+    assert_eq!(index, expected_name_index(&stored(&s, &companies).await));
+
+    // Once more: nothing left to delete; the kept company is still reported.
+    let (_, again, _) = s.import(&["--carry-deletions"]);
+    assert_eq!(again["companies_deleted"], 0);
+    assert_eq!(again["refused"]["changed-on-both-sides"], 1);
+    assert_eq!(s.all().await.len(), 1);
 }
 
 /// `companies` legacy companies with 0–3 accounts each (one in 50 with a bad agency).
@@ -666,7 +751,14 @@ async fn an_import_gets_through_throttling_conflicts_and_lost_replies() {
     // ClientRequestToken); on every attempt, the importer must find its write landed.
     let mut faults = FAULTS.to_vec();
     faults.push((Kind::LoseReply, 1));
-    faulted_runs_end_as_a_clean_run(&generated(40), None, &faults).await;
+    let run = Faulted {
+        sql: generated(40),
+        changes: None,
+        args: &[],
+        target: "TransactWriteItems",
+        skip: 5,
+    };
+    run.ends_as_a_clean_run(&faults).await;
 }
 
 /// The same faults met by a run that brings changes over, on the transactions that carry them
@@ -675,12 +767,48 @@ async fn an_import_gets_through_throttling_conflicts_and_lost_replies() {
 /// ends as a clean catch-up does (an update whose reply was lost is counted updated).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_catch_up_gets_through_throttling_conflicts_and_lost_replies() {
-    let changes = "UPDATE client_company SET phone = '219' || lpad(id::text, 8, '0');
-         UPDATE client_company SET company_name = company_name || ' Filial' WHERE id % 3 = 0;";
-    faulted_runs_end_as_a_clean_run(&generated(30), Some(changes), &FAULTS).await;
+    let run = Faulted {
+        sql: generated(30),
+        changes: Some(
+            "UPDATE client_company SET phone = '219' || lpad(id::text, 8, '0');
+             UPDATE client_company SET company_name = company_name || ' Filial'
+               WHERE id % 3 = 0;",
+        ),
+        args: &[],
+        target: "TransactWriteItems",
+        skip: 5,
+    };
+    let summary = run.ends_as_a_clean_run(&FAULTS).await;
+    assert_eq!(
+        summary["companies_updated"], summary["companies_valid"],
+        "{summary}"
+    );
 }
 
-/// The faults of the two tests above, and how many calls each meets.
+/// The same faults met by the deletes of a run that carries deletions over: of 30 rows, the 29
+/// valid were imported, then 4 deleted from the source; the 25 left make one write each
+/// (refused: imported already) before the first delete. And the Scan that finds them,
+/// throttled or failing past the SDK's retries: the importer backs off and reads on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carried_deletions_get_through_throttling_conflicts_and_lost_replies() {
+    let mut run = Faulted {
+        sql: generated(30),
+        changes: Some(
+            "UPDATE company_bank_account SET company_id = NULL WHERE company_id % 7 = 0;
+             DELETE FROM client_company WHERE id % 7 = 0;",
+        ),
+        args: &["--carry-deletions"],
+        target: "TransactWriteItems",
+        skip: 25,
+    };
+    let summary = run.ends_as_a_clean_run(&FAULTS).await;
+    assert_eq!(summary["companies_deleted"], 4, "{summary}");
+    (run.target, run.skip) = ("Scan", 0);
+    run.ends_as_a_clean_run(&[(Kind::Throttle, 10), (Kind::ServerError, 4)])
+        .await;
+}
+
+/// The faults of the tests above, and how many calls each meets.
 const FAULTS: [(Kind, u32); 6] = [
     (Kind::Throttle, 10),
     (Kind::CancelConflict, 3),
@@ -696,51 +824,64 @@ const FAULTS: [(Kind, u32); 6] = [
     ),
 ];
 
-/// Runs the importer over a fresh database of `sql` once per fault of `faults`, the fault
-/// meeting `TransactWriteItems` from its sixth call, and once without: every faulted run must
-/// end as the clean one does (exit status, summary, companies, index, history). With
-/// `changes`, the measured run is the second: an import runs first, then `changes` are made
-/// to the source.
-async fn faulted_runs_end_as_a_clean_run(sql: &str, changes: Option<&str>, faults: &[(Kind, u32)]) {
-    let prepare = |s: Setup| async move {
-        if let Some(changes) = changes {
+/// A run of the importer, measured with faults and without.
+struct Faulted<'a> {
+    /// The source.
+    sql: String,
+    /// With `changes`, the measured run is the second: an import runs first, then `changes`
+    /// are made to the source.
+    changes: Option<&'a str>,
+    /// Arguments of the measured run.
+    args: &'a [&'a str],
+    /// The DynamoDB operation the faults meet,
+    target: &'static str,
+    /// after letting this many calls to it through.
+    skip: u32,
+}
+
+impl Faulted<'_> {
+    /// A fresh database and table, ready for the measured run.
+    async fn prepare(&self) -> Option<Setup> {
+        let s = setup(&self.sql).await?;
+        if let Some(changes) = self.changes {
             s.import(&["--quiet"]);
             s.legacy(changes).await;
         }
-        s
-    };
-    let Some(clean) = setup(sql).await else {
-        return;
-    };
-    let clean = prepare(clean).await;
-    let (status, summary, _) = clean.import(&["--quiet"]);
-    assert_eq!(status, 2, "one in 50 companies has a bad agency");
-    if changes.is_some() {
-        assert_eq!(
-            summary["companies_updated"], summary["companies_valid"],
-            "{summary}"
-        );
+        Some(s)
     }
-    let expected = contents(&clean).await;
-    for &(kind, times) in faults {
-        let Some(s) = setup(sql).await else {
-            return;
+
+    /// Runs once without faults, then once per fault of `faults` (one writer): every faulted
+    /// run must end as the clean one does (exit status, summary, companies, index, history).
+    /// The clean run's summary.
+    async fn ends_as_a_clean_run(&self, faults: &[(Kind, u32)]) -> Value {
+        let Some(clean) = self.prepare().await else {
+            return Value::Null;
         };
-        let s = prepare(s).await;
-        let proxy = FaultProxy::start().await;
-        proxy.set_after(kind, "TransactWriteItems", 5, times);
-        let mut command = s.command(&["--quiet", "--concurrency", "1"]);
-        command.env("AWS_ENDPOINT_URL_DYNAMODB", &proxy.url);
-        let (code, faulted, stderr) = finish(command);
-        assert!(proxy.used_up(), "{kind:?}: not every fault was met");
-        assert_eq!((code, &faulted), (status, &summary), "{kind:?}: {stderr}");
-        if matches!(kind, Kind::Throttle | Kind::CancelThrottled) {
-            assert!(stderr.contains("retrying client_company"), "{stderr}");
+        let mut args = vec!["--quiet", "--concurrency", "1"];
+        args.extend(self.args);
+        let (status, summary, _) = clean.import(&args);
+        assert_eq!(status, 2, "one in 50 companies has a bad agency");
+        let expected = contents(&clean).await;
+        for &(kind, times) in faults {
+            let Some(s) = self.prepare().await else {
+                return Value::Null;
+            };
+            let proxy = FaultProxy::start().await;
+            proxy.set_after(kind, self.target, self.skip, times);
+            let mut command = s.command(&args);
+            command.env("AWS_ENDPOINT_URL_DYNAMODB", &proxy.url);
+            let (code, faulted, stderr) = finish(command);
+            assert!(proxy.used_up(), "{kind:?}: not every fault was met");
+            assert_eq!((code, &faulted), (status, &summary), "{kind:?}: {stderr}");
+            if matches!(kind, Kind::Throttle | Kind::CancelThrottled) {
+                assert!(stderr.contains("DynamoDB unavailable"), "{stderr}");
+            }
+            assert!(
+                contents(&s).await == expected,
+                "{kind:?}: the table differs from a clean run's"
+            );
         }
-        assert!(
-            contents(&s).await == expected,
-            "{kind:?}: the table differs from a clean run's"
-        );
+        summary
     }
 }
 

@@ -205,6 +205,24 @@ pub fn legacy_item(legacy_id: i64, company: Uuid, version: u64, source: &str) ->
     item
 }
 
+/// The legacy row id of a marker item, if `item` is one.
+pub fn legacy_id(item: &Item) -> Option<i64> {
+    if item.get(SK)?.as_s().ok()? != LEGACY_SK {
+        return None;
+    }
+    item.get(PK)?
+        .as_s()
+        .ok()?
+        .strip_prefix("LEGACY#")?
+        .parse()
+        .ok()
+}
+
+/// The filter of a Scan that keeps legacy markers: `#sk = :legacy`.
+pub fn legacy_filter() -> (&'static str, AttributeValue) {
+    ("#sk = :legacy", AttributeValue::S(LEGACY_SK.into()))
+}
+
 /// What a legacy marker records. A marker written before the import recorded its version
 /// and digest names version 1 (the only version an import wrote then) and no digest.
 pub fn legacy_import(marker: &Item) -> Result<LegacyImport, StoreError> {

@@ -39,7 +39,7 @@ pub use setup::{
 use super::{
     first_page, unix_now, CompanyCreator, CompanyDeleter, CompanyImporter, CompanyLister,
     CompanyReader, CompanyUpdater, HistoryPage, HistoryReader, IdempotencyReader,
-    IdempotencyRecord, LegacyImport, Page, StoreError,
+    IdempotencyRecord, LegacyImport, MarkerPage, Page, StoreError,
 };
 use crate::model::search::NameQuery;
 use crate::model::{Cnpj, Company, HistoryEntry};
@@ -160,6 +160,31 @@ impl CompanyCreator for DynamoStore {
 }
 
 impl CompanyImporter for DynamoStore {
+    /// The key a Scan continues after.
+    type MarkerPosition = Item;
+
+    async fn legacy_imports(&self, from: Option<Item>) -> Result<MarkerPage<Item>, StoreError> {
+        let (filter, legacy) = items::legacy_filter();
+        let page = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression(filter)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":legacy", legacy)
+            .set_exclusive_start_key(from)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Scan", e))?;
+        let markers = page
+            .items()
+            .iter()
+            .filter_map(|item| Some((items::legacy_id(item)?, item)))
+            .map(|(id, item)| Ok((id, items::legacy_import(item)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((markers, page.last_evaluated_key))
+    }
+
     async fn import(
         &self,
         company: &Company,
