@@ -48,7 +48,8 @@ struct Args {
         default_value = "companies-import-rejects.jsonl"
     )]
     rejects: PathBuf,
-    /// Validate and report without writing anything.
+    /// Validate and report without writing anything; with --table, also say what a run would
+    /// write, update (and, with --carry-deletions, delete), reading the table.
     #[arg(long)]
     dry_run: bool,
     /// Companies written at once.
@@ -60,11 +61,11 @@ struct Args {
     /// Also delete the companies imported from rows deleted from the Flask database since
     /// (unless changed through the API since: reported). Reads every item of the table once
     /// (a Scan) to find the markers of imported rows.
-    #[arg(long, conflicts_with = "dry_run")]
+    #[arg(long)]
     carry_deletions: bool,
     /// Create the table if it does not exist (for a local DynamoDB; a stage's table comes from
     /// its stack).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dry_run")]
     create_table: bool,
     /// No progress output.
     #[arg(long)]
@@ -72,36 +73,42 @@ struct Args {
 }
 
 fn print_summary(summary: &Summary) {
-    let verb = if summary.dry_run {
-        "would write (dry run)"
-    } else {
-        "written"
-    };
     eprintln!(
         "companies-import: read {} companies and {} bank accounts",
         summary.companies_read, summary.accounts_read
     );
-    if summary.dry_run {
+    if !summary.read_table {
         eprintln!(
-            "  {verb}: {} companies, {} bank accounts",
+            "  would write (dry run, without reading the table): {} companies, {} bank accounts",
             summary.companies_valid, summary.accounts_valid
         );
     } else {
+        let verb = |done: &'static str, would: &'static str| {
+            if summary.dry_run {
+                would
+            } else {
+                done
+            }
+        };
         eprintln!(
-            "  {verb}: {} companies, {} bank accounts",
-            summary.companies_written, summary.accounts_written
+            "  {}: {} companies, {} bank accounts",
+            verb("written", "would write (dry run)"),
+            summary.companies_written,
+            summary.accounts_written
         );
         eprintln!(
             "  already present: {} companies, {} bank accounts",
             summary.companies_already_present, summary.accounts_already_present
         );
         eprintln!(
-            "  updated (changed in the Flask service since an earlier run): {} companies",
+            "  {} (changed in the Flask service since an earlier run): {} companies",
+            verb("updated", "would update"),
             summary.companies_updated
         );
         if summary.carry_deletions {
             eprintln!(
-                "  deleted (deleted from the Flask service since an earlier run): {} companies",
+                "  {} (deleted from the Flask service since an earlier run): {} companies",
+                verb("deleted", "would delete"),
                 summary.companies_deleted
             );
         }
@@ -122,8 +129,8 @@ fn print_summary(summary: &Summary) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let store = match (&args.table, args.dry_run) {
-        (Some(table), false) => {
+    let store = match &args.table {
+        Some(table) => {
             let store = DynamoStore::connect(table.clone()).await;
             if args.create_table {
                 if let Err(e) = store.ensure_table().await {
@@ -133,7 +140,7 @@ async fn main() -> ExitCode {
             }
             Some(store)
         }
-        _ => None,
+        None => None,
     };
     let file = match File::create(&args.rejects) {
         Ok(f) => f,

@@ -25,6 +25,7 @@ use crate::source;
 const WRITE_ATTEMPTS: u32 = 8;
 
 pub struct Options {
+    /// Write nothing: with a table, say what a run would write, update and delete.
     pub dry_run: bool,
     pub concurrency: usize,
     pub missing_created: MissingCreated,
@@ -60,6 +61,9 @@ pub struct Summary {
     /// Account rows imported as another row of the same company.
     pub merged: u64,
     pub dry_run: bool,
+    /// Whether the run read the table: in a dry run, the counts of companies written, already
+    /// present, updated and deleted are what a run would find.
+    pub read_table: bool,
 }
 
 impl Summary {
@@ -99,9 +103,10 @@ async fn write<S: CompanyImporter>(
     store: &S,
     mapped: &Mapped,
     audit: &Audit,
+    dry_run: bool,
 ) -> Result<Written, String> {
     let what = format!("writing client_company {}", mapped.legacy_id);
-    backing_off(&what, || write_once(store, mapped, audit)).await
+    backing_off(&what, || write_once(store, mapped, audit, dry_run)).await
 }
 
 /// Runs `step` until it ends otherwise than with the store unavailable (throttling past the
@@ -127,12 +132,20 @@ async fn backing_off<T, F: Future<Output = Result<T, StoreError>>>(
     }
 }
 
+/// Writes one company, or in a dry run says what writing it would do.
 async fn write_once<S: CompanyImporter>(
     store: &S,
     mapped: &Mapped,
     audit: &Audit,
+    dry_run: bool,
 ) -> Result<Written, StoreError> {
     let legacy_id = i64::from(mapped.legacy_id);
+    if dry_run {
+        return match store.legacy_import(legacy_id).await? {
+            None => Ok(Written::New),
+            Some(_) => catch_up(store, mapped, audit, true).await,
+        };
+    }
     let entry = audit.imported(
         &mapped.company,
         legacy_id,
@@ -144,7 +157,7 @@ async fn write_once<S: CompanyImporter>(
         .await
     {
         Ok(()) => Ok(Written::New),
-        Err(StoreError::AlreadyExists) => catch_up(store, mapped, audit).await,
+        Err(StoreError::AlreadyExists) => catch_up(store, mapped, audit, false).await,
         Err(e) => Err(e),
     }
 }
@@ -152,11 +165,13 @@ async fn write_once<S: CompanyImporter>(
 /// A row imported already: whether it changed in the Flask service since (its digest against
 /// the one its marker records), and if so whether the company is still as that import left it
 /// (its version against the marker's). Then the change is carried over in one transaction
-/// with the marker; a company changed through the API as well is left as it is and reported.
+/// with the marker (not in a dry run); a company changed through the API as well is left as
+/// it is and reported.
 async fn catch_up<S: CompanyImporter>(
     store: &S,
     mapped: &Mapped,
     audit: &Audit,
+    dry_run: bool,
 ) -> Result<Written, StoreError> {
     let legacy_id = i64::from(mapped.legacy_id);
     for _ in 0..CATCH_UP_ATTEMPTS {
@@ -185,6 +200,9 @@ async fn catch_up<S: CompanyImporter>(
                 marker.version,
             )));
         }
+        if dry_run {
+            return Ok(Written::Updated);
+        }
         let entry = audit.reimported(&current, &next, legacy_id, mapped.legacy_created.clone());
         match store
             .reimport(&current, &next, legacy_id, &mapped.source, &entry)
@@ -211,6 +229,7 @@ async fn carry_deletions<S: CompanyImporter + CompanyDeleter>(
     rejects: &mut dyn Write,
     summary: &mut Summary,
 ) -> Result<(), String> {
+    let dry_run = summary.dry_run;
     let mut from = None;
     loop {
         let mut position = from.take();
@@ -225,7 +244,7 @@ async fn carry_deletions<S: CompanyImporter + CompanyDeleter>(
         let held = source::existing(tx, &ids).await?;
         for id in ids.into_iter().filter(|id| !held.contains(id)) {
             let what = format!("deleting the company of client_company {id}");
-            match backing_off(&what, || retire(store, id, audit)).await? {
+            match backing_off(&what, || retire(store, id, audit, dry_run)).await? {
                 Written::Deleted => summary.companies_deleted += 1,
                 Written::Conflict(report) => record(rejects, &report, summary)?,
                 _ => {}
@@ -240,11 +259,13 @@ async fn carry_deletions<S: CompanyImporter + CompanyDeleter>(
 
 /// The company imported from the row `legacy_id`, which the source no longer holds: deleted
 /// (with its history entry) while it is still as an import left it; reported when it was
-/// changed through the API since. Nothing to do if it is gone already.
+/// changed through the API since. Nothing to do if it is gone already. A dry run deletes
+/// nothing.
 async fn retire<S: CompanyImporter + CompanyDeleter>(
     store: &S,
     legacy_id: i32,
     audit: &Audit,
+    dry_run: bool,
 ) -> Result<Written, StoreError> {
     for _ in 0..CATCH_UP_ATTEMPTS {
         let Some(marker) = store.legacy_import(i64::from(legacy_id)).await? else {
@@ -260,6 +281,9 @@ async fn retire<S: CompanyImporter + CompanyDeleter>(
                 &current,
                 marker.version,
             )));
+        }
+        if dry_run {
+            return Ok(Written::Deleted);
         }
         match store
             .delete(&current, Some(&audit.deleted(&current, now())))
@@ -293,6 +317,7 @@ pub async fn run<S: CompanyImporter + CompanyDeleter + Clone + 'static>(
 ) -> Result<Summary, (Summary, String)> {
     let mut summary = Summary {
         dry_run: options.dry_run,
+        read_table: store.is_some(),
         carry_deletions: options.carry_deletions && store.is_some(),
         ..Summary::default()
     };
@@ -349,9 +374,9 @@ async fn import<S: CompanyImporter + CompanyDeleter + Clone + 'static>(
                 .acquire_owned()
                 .await
                 .map_err(|e| e.to_string())?;
-            let (store, audit) = (store.clone(), Arc::clone(&audit));
+            let (store, audit, dry_run) = (store.clone(), Arc::clone(&audit), options.dry_run);
             writes.spawn(async move {
-                let written = write(&store, &mapped, &audit).await;
+                let written = write(&store, &mapped, &audit, dry_run).await;
                 drop(permit);
                 (mapped.company.bank_accounts.len(), written)
             });

@@ -204,6 +204,13 @@ fn finish(mut command: Command) -> (i32, Value, String) {
     (status.code().unwrap_or(-1), summary, stderr)
 }
 
+/// The summary a dry run gives of what the run that gave `summary` did.
+fn as_dry_run(summary: &Value) -> Value {
+    let mut dry = summary.clone();
+    dry["dry_run"] = json!(true);
+    dry
+}
+
 fn without(mut company: Value, field: &str) -> Value {
     company.as_object_mut().unwrap().remove(field);
     company
@@ -354,14 +361,32 @@ async fn a_second_run_writes_nothing_and_a_dry_run_writes_nothing_at_all() {
     let Some(s) = setup(&fixture()).await else {
         return;
     };
-    let (status, dry, _) = s.import(&["--dry-run"]);
+    // Without a table: the rows are validated, nothing else is read.
+    let mut alone = Command::new(env!("CARGO_BIN_EXE_companies-import"));
+    alone
+        .args(["--from", &s.database, "--dry-run", "--rejects"])
+        .arg(&s.rejects)
+        .env_remove("TABLE_NAME");
+    let (status, dry, _) = finish(alone);
     assert_eq!(status, 2, "refusals are reported by a dry run too");
     assert_eq!(
         (
-            dry["companies_valid"].as_u64(),
-            dry["companies_written"].as_u64()
+            &dry["companies_valid"],
+            &dry["companies_written"],
+            &dry["read_table"]
         ),
-        (Some(4), Some(0))
+        (&json!(4), &json!(0), &json!(false))
+    );
+    // With one: what a run would write.
+    let (status, dry, _) = s.import(&["--dry-run"]);
+    assert_eq!(status, 2);
+    assert_eq!(
+        (
+            &dry["companies_valid"],
+            &dry["companies_written"],
+            &dry["read_table"]
+        ),
+        (&json!(4), &json!(4), &json!(true))
     );
     assert!(s.all().await.is_empty(), "a dry run wrote something");
     assert!(s.store.name_index().await.unwrap().is_empty());
@@ -434,6 +459,10 @@ async fn a_later_run_brings_over_what_changed_in_the_flask_service_since() {
     )
     .await;
 
+    // A dry run says what the run will do, and does none of it.
+    let table = s.all().await;
+    let (_, preview, _) = s.import(&["--null-created-as-import-time", "--dry-run"]);
+    assert_eq!(s.all().await, table, "a dry run wrote");
     let (status, summary, stderr) = s.import(&["--null-created-as-import-time"]);
     assert_eq!(status, 2, "{stderr}");
     assert_eq!(
@@ -445,6 +474,7 @@ async fn a_later_run_brings_over_what_changed_in_the_flask_service_since() {
         (&json!(1), &json!(3), &json!(1)),
         "{summary}"
     );
+    assert_eq!(preview, as_dry_run(&summary));
     assert_eq!(summary["refused"]["changed-on-both-sides"], 1, "{summary}");
     let conflict = s.rejects_coded("changed-on-both-sides");
     assert_eq!(conflict.len(), 1);
@@ -575,8 +605,11 @@ async fn a_run_carrying_deletions_deletes_what_the_flask_service_deleted() {
     );
     assert_eq!(s.all().await, before, "deleted without --carry-deletions");
 
+    let (_, preview, _) = s.import(&["--carry-deletions", "--dry-run"]);
+    assert_eq!(s.all().await, before, "a dry run deleted");
     let (status, summary, stderr) = s.import(&["--carry-deletions"]);
     assert_eq!(status, 2, "{stderr}");
+    assert_eq!(preview, as_dry_run(&summary));
     assert_eq!(
         (&summary["companies_deleted"], &summary["carry_deletions"]),
         (&json!(2), &json!(true)),
