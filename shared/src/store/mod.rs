@@ -153,7 +153,7 @@ pub type MarkerPage<P> = (Vec<(i64, LegacyImport)>, Option<P>);
 
 pub trait CompanyImporter: CompanyReader {
     /// Where a walk of the legacy markers continues.
-    type MarkerPosition: Send;
+    type MarkerPosition: Clone + Send + Sync;
 
     /// Writes a company imported from the legacy row `legacy_id` (read as `source`, its
     /// digest), the marker of that row, its name index entries and its first history entry

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use companies::model::history::representation;
 use companies::model::{now, Audit, ChangeKind};
-use companies::store::{CompanyDeleter, CompanyImporter, StoreError};
+use companies::store::{CompanyDeleter, CompanyImporter, MarkerPage, StoreError};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -232,11 +232,7 @@ async fn carry_deletions<S: CompanyImporter + CompanyDeleter>(
     let dry_run = summary.dry_run;
     let mut from = None;
     loop {
-        let mut position = from.take();
-        let (page, next) = backing_off("reading the legacy markers", || {
-            store.legacy_imports(position.take())
-        })
-        .await?;
+        let (page, next) = markers_page(store, from.take()).await?;
         let ids: Vec<i32> = page
             .iter()
             .filter_map(|(id, _)| i32::try_from(*id).ok())
@@ -255,6 +251,18 @@ async fn carry_deletions<S: CompanyImporter + CompanyDeleter>(
             None => return Ok(()),
         }
     }
+}
+
+/// The page of the table's legacy markers from `from`, backing off while DynamoDB is
+/// unavailable: every attempt reads from `from`.
+async fn markers_page<S: CompanyImporter>(
+    store: &S,
+    from: Option<S::MarkerPosition>,
+) -> Result<MarkerPage<S::MarkerPosition>, String> {
+    backing_off("reading the legacy markers", || {
+        store.legacy_imports(from.clone())
+    })
+    .await
 }
 
 /// The company imported from the row `legacy_id`, which the source no longer holds: deleted
@@ -443,4 +451,116 @@ fn tally(
     }
     progress.advance(1);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    use companies::model::{Company, HistoryEntry};
+    use companies::store::{CompanyReader, LegacyImport, MemoryStore};
+    use time::macros::datetime;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::legacy::{map_company, LegacyCompany};
+
+    /// The in-memory store, whose walk of the legacy markers fails once at every position, as
+    /// a Scan throttled past the SDK's retries does; it records the positions asked for.
+    #[derive(Default)]
+    struct Flaky {
+        inner: MemoryStore,
+        failed: Mutex<BTreeSet<Option<i64>>>,
+        asked: Mutex<Vec<Option<i64>>>,
+    }
+
+    impl CompanyReader for Flaky {
+        async fn get(&self, id: Uuid) -> Result<Option<Company>, StoreError> {
+            self.inner.get(id).await
+        }
+    }
+
+    impl CompanyImporter for Flaky {
+        type MarkerPosition = i64;
+
+        async fn legacy_imports(&self, from: Option<i64>) -> Result<MarkerPage<i64>, StoreError> {
+            self.asked.lock().unwrap().push(from);
+            if self.failed.lock().unwrap().insert(from) {
+                return Err(StoreError::Unavailable("throttled".into()));
+            }
+            self.inner.legacy_imports(from).await
+        }
+
+        async fn import(
+            &self,
+            company: &Company,
+            legacy_id: i64,
+            source: &str,
+            history: &HistoryEntry,
+        ) -> Result<(), StoreError> {
+            self.inner.import(company, legacy_id, source, history).await
+        }
+
+        async fn legacy_import(&self, legacy_id: i64) -> Result<Option<LegacyImport>, StoreError> {
+            self.inner.legacy_import(legacy_id).await
+        }
+
+        async fn reimport(
+            &self,
+            current: &Company,
+            next: &Company,
+            legacy_id: i64,
+            source: &str,
+            history: &HistoryEntry,
+        ) -> Result<(), StoreError> {
+            self.inner
+                .reimport(current, next, legacy_id, source, history)
+                .await
+        }
+    }
+
+    /// A page read again after a failure is read from where the failed attempt was, not from
+    /// the start: the walk meets every marker once and asks each position twice.
+    #[tokio::test]
+    async fn a_page_of_markers_is_read_again_from_where_it_failed() {
+        let store = Flaky::default();
+        let audit = Audit {
+            operation: ChangeKind::Import,
+            actor: "test".into(),
+            request_id: "run".into(),
+        };
+        for id in 1..=150 {
+            let row = LegacyCompany {
+                id,
+                company_name: format!("Padaria {id}"),
+                phone: "11954879564".into(),
+                created: Some(datetime!(2019-03-04 10:11:12)),
+                declared_billing: "10.00".into(),
+                accounts: Vec::new(),
+            };
+            let now = datetime!(2026-11-27 12:00 UTC);
+            let mapped = map_company(&row, MissingCreated::Refuse, now)
+                .company
+                .unwrap();
+            let written = write(&store, &mapped, &audit, false).await.unwrap();
+            assert!(matches!(written, Written::New));
+        }
+        let mut met = Vec::new();
+        let mut from = None;
+        loop {
+            let (page, next) = markers_page(&store, from.take()).await.unwrap();
+            met.extend(page.into_iter().map(|(id, _)| id));
+            match next {
+                Some(position) => from = Some(position),
+                None => break,
+            }
+        }
+        met.sort_unstable();
+        assert_eq!(met, (1..=150).collect::<Vec<i64>>());
+        assert_eq!(
+            *store.asked.lock().unwrap(),
+            [None, None, Some(100), Some(100)]
+        );
+    }
 }
