@@ -173,50 +173,77 @@ async fn catch_up<S: CompanyImporter>(
     audit: &Audit,
     dry_run: bool,
 ) -> Result<Written, StoreError> {
+    settled(|| catch_up_once(store, mapped, audit, dry_run)).await
+}
+
+async fn catch_up_once<S: CompanyImporter>(
+    store: &S,
+    mapped: &Mapped,
+    audit: &Audit,
+    dry_run: bool,
+) -> Result<Option<Written>, StoreError> {
     let legacy_id = i64::from(mapped.legacy_id);
+    let Some(marker) = store.legacy_import(legacy_id).await? else {
+        // The company's id is taken without a marker: no import wrote it.
+        return Err(StoreError::Internal(format!(
+            "company {} exists, but not as the import of this row",
+            mapped.company.id
+        )));
+    };
+    if marker.source.as_deref() == Some(mapped.source.as_str()) {
+        return Ok(Some(Written::Already));
+    }
+    let Some(current) = store.get(marker.company).await? else {
+        return Ok(Some(Written::Already));
+    };
+    let next = mapped.rebased(&current, now());
+    if representation(&next) == representation(&current) {
+        return Ok(Some(Written::Already));
+    }
+    if current.version != marker.version {
+        return Ok(Some(Written::Conflict(legacy::changed_on_both_sides(
+            mapped.legacy_id,
+            SinceImport::Changed,
+            &current,
+            marker.version,
+        ))));
+    }
+    if dry_run {
+        return Ok(Some(Written::Updated));
+    }
+    let entry = audit.reimported(&current, &next, legacy_id, mapped.legacy_created.clone());
+    let written = store
+        .reimport(&current, &next, legacy_id, &mapped.source, &entry)
+        .await;
+    unless_changed_in_between(written, Written::Updated)
+}
+
+/// Runs `attempt` until it settles (`Some`), reading again after another writer changed the
+/// company in between (`None`), a few times.
+async fn settled<F: Future<Output = Result<Option<Written>, StoreError>>>(
+    mut attempt: impl FnMut() -> F,
+) -> Result<Written, StoreError> {
     for _ in 0..CATCH_UP_ATTEMPTS {
-        let Some(marker) = store.legacy_import(legacy_id).await? else {
-            // The company's id is taken without a marker: no import wrote it.
-            return Err(StoreError::Internal(format!(
-                "company {} exists, but not as the import of this row",
-                mapped.company.id
-            )));
-        };
-        if marker.source.as_deref() == Some(mapped.source.as_str()) {
-            return Ok(Written::Already);
-        }
-        let Some(current) = store.get(marker.company).await? else {
-            return Ok(Written::Already);
-        };
-        let next = mapped.rebased(&current, now());
-        if representation(&next) == representation(&current) {
-            return Ok(Written::Already);
-        }
-        if current.version != marker.version {
-            return Ok(Written::Conflict(legacy::changed_on_both_sides(
-                mapped.legacy_id,
-                SinceImport::Changed,
-                &current,
-                marker.version,
-            )));
-        }
-        if dry_run {
-            return Ok(Written::Updated);
-        }
-        let entry = audit.reimported(&current, &next, legacy_id, mapped.legacy_created.clone());
-        match store
-            .reimport(&current, &next, legacy_id, &mapped.source, &entry)
-            .await
-        {
-            Ok(()) => return Ok(Written::Updated),
-            // Changed or deleted in between: read it again.
-            Err(StoreError::VersionConflict | StoreError::NotFound) => {}
-            Err(e) => return Err(e),
+        if let Some(written) = attempt().await? {
+            return Ok(written);
         }
     }
     Err(StoreError::Unavailable(format!(
         "company changed by another writer {CATCH_UP_ATTEMPTS} times while the import read it"
     )))
+}
+
+/// `done` once a write conditioned on the company's version succeeded; `None` (read it again)
+/// when the company was changed or deleted in between.
+fn unless_changed_in_between(
+    written: Result<(), StoreError>,
+    done: Written,
+) -> Result<Option<Written>, StoreError> {
+    match written {
+        Ok(()) => Ok(Some(done)),
+        Err(StoreError::VersionConflict | StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Deletes the companies imported from rows the source (`tx`) no longer holds: walks the
@@ -275,37 +302,35 @@ async fn retire<S: CompanyImporter + CompanyDeleter>(
     audit: &Audit,
     dry_run: bool,
 ) -> Result<Written, StoreError> {
-    for _ in 0..CATCH_UP_ATTEMPTS {
-        let Some(marker) = store.legacy_import(i64::from(legacy_id)).await? else {
-            return Ok(Written::Already);
-        };
-        let Some(current) = store.get(marker.company).await? else {
-            return Ok(Written::Already);
-        };
-        if current.version != marker.version {
-            return Ok(Written::Conflict(legacy::changed_on_both_sides(
-                legacy_id,
-                SinceImport::Deleted,
-                &current,
-                marker.version,
-            )));
-        }
-        if dry_run {
-            return Ok(Written::Deleted);
-        }
-        match store
-            .delete(&current, Some(&audit.deleted(&current, now())))
-            .await
-        {
-            Ok(()) => return Ok(Written::Deleted),
-            // Changed or deleted in between: read it again.
-            Err(StoreError::VersionConflict | StoreError::NotFound) => {}
-            Err(e) => return Err(e),
-        }
+    settled(|| retire_once(store, legacy_id, audit, dry_run)).await
+}
+
+async fn retire_once<S: CompanyImporter + CompanyDeleter>(
+    store: &S,
+    legacy_id: i32,
+    audit: &Audit,
+    dry_run: bool,
+) -> Result<Option<Written>, StoreError> {
+    let Some(marker) = store.legacy_import(i64::from(legacy_id)).await? else {
+        return Ok(Some(Written::Already));
+    };
+    let Some(current) = store.get(marker.company).await? else {
+        return Ok(Some(Written::Already));
+    };
+    if current.version != marker.version {
+        return Ok(Some(Written::Conflict(legacy::changed_on_both_sides(
+            legacy_id,
+            SinceImport::Deleted,
+            &current,
+            marker.version,
+        ))));
     }
-    Err(StoreError::Unavailable(format!(
-        "company changed by another writer {CATCH_UP_ATTEMPTS} times while the import read it"
-    )))
+    if dry_run {
+        return Ok(Some(Written::Deleted));
+    }
+    let entry = audit.deleted(&current, now());
+    let deleted = store.delete(&current, Some(&entry)).await;
+    unless_changed_in_between(deleted, Written::Deleted)
 }
 
 /// Writes a report line; the rejects file is the record of what was not imported.
@@ -459,7 +484,7 @@ mod tests {
     use std::sync::Mutex;
 
     use companies::model::{Company, HistoryEntry};
-    use companies::store::{CompanyReader, LegacyImport, MemoryStore};
+    use companies::store::{CompanyReader, CompanyUpdater, LegacyImport, MemoryStore};
     use time::macros::datetime;
     use uuid::Uuid;
 
@@ -467,12 +492,15 @@ mod tests {
     use crate::legacy::{map_company, LegacyCompany};
 
     /// The in-memory store, whose walk of the legacy markers fails once at every position, as
-    /// a Scan throttled past the SDK's retries does; it records the positions asked for.
+    /// a Scan throttled past the SDK's retries does (it records the positions asked for), and
+    /// which can make a change through the API land just before a re-import's write.
     #[derive(Default)]
     struct Flaky {
         inner: MemoryStore,
         failed: Mutex<BTreeSet<Option<i64>>>,
         asked: Mutex<Vec<Option<i64>>>,
+        /// The version an API write makes of the company before the next re-import's write.
+        racing: Mutex<Option<Company>>,
     }
 
     impl CompanyReader for Flaky {
@@ -514,10 +542,40 @@ mod tests {
             source: &str,
             history: &HistoryEntry,
         ) -> Result<(), StoreError> {
+            let racing = self.racing.lock().unwrap().take();
+            if let Some(api) = racing {
+                self.inner.replace(current, &api, None, None).await?;
+            }
             self.inner
                 .reimport(current, next, legacy_id, source, history)
                 .await
         }
+    }
+
+    fn audit() -> Audit {
+        Audit {
+            operation: ChangeKind::Import,
+            actor: "test".into(),
+            request_id: "run".into(),
+        }
+    }
+
+    fn row(id: i32) -> LegacyCompany {
+        LegacyCompany {
+            id,
+            company_name: format!("Padaria {id}"),
+            phone: "11954879564".into(),
+            created: Some(datetime!(2019-03-04 10:11:12)),
+            declared_billing: "10.00".into(),
+            accounts: Vec::new(),
+        }
+    }
+
+    fn mapped(row: &LegacyCompany) -> Mapped {
+        let now = datetime!(2026-11-27 12:00 UTC);
+        map_company(row, MissingCreated::Refuse, now)
+            .company
+            .unwrap()
     }
 
     /// A page read again after a failure is read from where the failed attempt was, not from
@@ -525,26 +583,9 @@ mod tests {
     #[tokio::test]
     async fn a_page_of_markers_is_read_again_from_where_it_failed() {
         let store = Flaky::default();
-        let audit = Audit {
-            operation: ChangeKind::Import,
-            actor: "test".into(),
-            request_id: "run".into(),
-        };
         for id in 1..=150 {
-            let row = LegacyCompany {
-                id,
-                company_name: format!("Padaria {id}"),
-                phone: "11954879564".into(),
-                created: Some(datetime!(2019-03-04 10:11:12)),
-                declared_billing: "10.00".into(),
-                accounts: Vec::new(),
-            };
-            let now = datetime!(2026-11-27 12:00 UTC);
-            let mapped = map_company(&row, MissingCreated::Refuse, now)
-                .company
-                .unwrap();
-            let written = write(&store, &mapped, &audit, false).await.unwrap();
-            assert!(matches!(written, Written::New));
+            let written = write(&store, &mapped(&row(id)), &audit(), false).await;
+            assert!(matches!(written, Ok(Written::New)));
         }
         let mut met = Vec::new();
         let mut from = None;
@@ -562,5 +603,32 @@ mod tests {
             *store.asked.lock().unwrap(),
             [None, None, Some(100), Some(100)]
         );
+    }
+
+    /// A change through the API that lands between a catch-up's read and its write makes the
+    /// write fail its version condition; the catch-up reads the company again and, the
+    /// company no longer being as the import left it, reports the row instead of overwriting.
+    #[tokio::test]
+    async fn a_company_changed_between_the_read_and_the_write_is_read_again() {
+        let store = Flaky::default();
+        let first = mapped(&row(1));
+        let written = write(&store, &first, &audit(), false).await;
+        assert!(matches!(written, Ok(Written::New)));
+        let mut api = first.company.clone();
+        api.company_name = "Padaria Renomeada".into();
+        api.version = 2;
+        *store.racing.lock().unwrap() = Some(api.clone());
+
+        let changed = mapped(&LegacyCompany {
+            phone: "11954870000".into(),
+            ..row(1)
+        });
+        let written = write(&store, &changed, &audit(), false).await;
+        assert!(
+            matches!(&written, Ok(Written::Conflict(r)) if r.code == "changed-on-both-sides"),
+            "{:?}",
+            written.map(|_| ())
+        );
+        assert_eq!(store.get(api.id).await.unwrap(), Some(api));
     }
 }
