@@ -2,6 +2,7 @@
 //! company, its CNPJ marker and an idempotency record), for the local API and tests.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use uuid::Uuid;
@@ -22,7 +23,7 @@ struct Tables {
     tax_ids: HashMap<String, Uuid>,
     idempotency: HashMap<String, IdempotencyRecord>,
     /// Legacy row id → what its marker records (the company imported from it first).
-    legacy_ids: HashMap<i64, LegacyImport>,
+    legacy_ids: BTreeMap<i64, LegacyImport>,
     /// History entries by company and version.
     history: BTreeMap<(Uuid, u64), HistoryEntry>,
 }
@@ -213,16 +214,15 @@ impl CompanyImporter for MemoryStore {
 
     async fn legacy_imports(&self, from: Option<i64>) -> Result<MarkerPage<i64>, StoreError> {
         const PAGE: usize = 100;
-        let t = self.lock()?;
-        let mut markers: Vec<(i64, LegacyImport)> = t
+        let lower = from.map_or(Bound::Unbounded, Bound::Excluded);
+        let markers: Vec<(i64, LegacyImport)> = self
+            .lock()?
             .legacy_ids
-            .iter()
-            .filter(|(id, _)| from.is_none_or(|after| **id > after))
+            .range((lower, Bound::Unbounded))
+            .take(PAGE + 1)
             .map(|(id, marker)| (*id, marker.clone()))
             .collect();
-        markers.sort_unstable_by_key(|(id, _)| *id);
-        let (markers, next) = first_page(markers, PAGE, |(id, _)| *id);
-        Ok((markers, next))
+        Ok(first_page(markers, PAGE, |(id, _)| *id))
     }
 
     async fn import(

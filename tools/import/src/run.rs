@@ -141,10 +141,7 @@ async fn write_once<S: CompanyImporter>(
 ) -> Result<Written, StoreError> {
     let legacy_id = i64::from(mapped.legacy_id);
     if dry_run {
-        return match store.legacy_import(legacy_id).await? {
-            None => Ok(Written::New),
-            Some(_) => catch_up(store, mapped, audit, true).await,
-        };
+        return catch_up(store, mapped, audit, true).await;
     }
     let entry = audit.imported(
         &mapped.company,
@@ -162,11 +159,11 @@ async fn write_once<S: CompanyImporter>(
     }
 }
 
-/// A row imported already: whether it changed in the Flask service since (its digest against
-/// the one its marker records), and if so whether the company is still as that import left it
-/// (its version against the marker's). Then the change is carried over in one transaction
-/// with the marker (not in a dry run); a company changed through the API as well is left as
-/// it is and reported.
+/// A row imported already (in a dry run, any row: one without a marker is new): whether it
+/// changed in the Flask service since (its digest against the one its marker records), and if
+/// so whether the company is still as that import left it (its version against the marker's).
+/// Then the change is carried over in one transaction with the marker (not in a dry run); a
+/// company changed through the API as well is left as it is and reported.
 async fn catch_up<S: CompanyImporter>(
     store: &S,
     mapped: &Mapped,
@@ -184,6 +181,10 @@ async fn catch_up_once<S: CompanyImporter>(
 ) -> Result<Option<Written>, StoreError> {
     let legacy_id = i64::from(mapped.legacy_id);
     let Some(marker) = store.legacy_import(legacy_id).await? else {
+        if dry_run {
+            // Never imported: the run will write it.
+            return Ok(Some(Written::New));
+        }
         // The company's id is taken without a marker: no import wrote it.
         return Err(StoreError::Internal(format!(
             "company {} exists, but not as the import of this row",
