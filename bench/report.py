@@ -90,7 +90,7 @@ def zipped_sizes():
     """Zipped size of each arm64 release bootstrap (deflate, level 9), as Lambda receives it."""
     sizes = {}
     base = os.path.join("target", "lambda")
-    for fn in sorted(os.listdir("functions")):
+    for fn in sorted(f[:-3] for f in os.listdir(os.path.join("functions", "src", "bin"))):
         path = os.path.join(base, fn, "bootstrap")
         if not os.path.exists(path):
             continue

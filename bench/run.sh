@@ -17,7 +17,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 mode=${1:-full}
 
-functions=(); for f in functions/*/; do functions+=(-p "$(basename "$f")"); done
+functions=(-p functions)
 case "$mode" in
   full)
     out=target/bench; profile=release
@@ -44,7 +44,7 @@ if [ "$mode" = full ]; then
   cargo bench --quiet -p companies --bench handlers >"$out/criterion.txt" 2>&1
   if [ "${BENCH_SIZES:-1}" != 0 ]; then
     echo "bench: arm64 release build for artifact sizes" >&2
-    bins=(); for f in functions/*/; do bins+=(--bin "$(basename "$f")"); done
+    bins=(); for f in functions/src/bin/*.rs; do bins+=(--bin "$(basename "$f" .rs)"); done
     scripts/tools.sh sam cargo lambda build --release --arm64 "${bins[@]}" >&2
   fi
   echo "bench: what the bytes are (cargo-bloat, by crate)" >&2
@@ -52,13 +52,13 @@ if [ "$mode" = full ]; then
   # Symbols kept (the release profile strips them), same profile otherwise; x86_64, the target
   # this machine builds natively (the arm64 artifact's total size is in the table above).
   PATH="$root/.tools/cargo-bloat/bin:$PATH" CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=target/bloat cargo bloat \
-    --release -p update-company --crates -n 30 --message-format json >"$out/bloat.json"
+    --release -p functions --bin update-company --crates -n 30 --message-format json >"$out/bloat.json"
   python3 - "$out" <<'PY'
 import json, sys
 out = sys.argv[1]
 b = json.load(open(f"{out}/bloat.json"))
 lines = ["## What the bytes are", "",
-         "`cargo bloat --release -p update-company --crates` (x86_64 build of the release profile with",
+         "`cargo bloat --release -p functions --bin update-company --crates` (x86_64 build of the release profile with",
          f"symbols kept): `.text` is {b['text-section-size'] / 1e6:.2f} MB of a {b['file-size'] / 1e6:.2f} MB file; by crate:", "",
          "| crate | .text (KB) | share of .text |", "|---|---:|---:|"]
 for c in b["crates"]:

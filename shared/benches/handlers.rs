@@ -7,6 +7,7 @@ use std::hint::black_box;
 
 use companies::http::IntoResponse;
 use companies::model::{input, now, Company};
+use companies::operations::Handler;
 use companies::routes;
 use companies::store::{CompanyCreator, MemoryStore};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -36,16 +37,16 @@ fn handlers(c: &mut Criterion) {
     seed.id = id;
     rt.block_on(store.create(&seed, None, None)).unwrap();
 
-    for (name, function) in [
-        ("get-company", "get-company"),
-        ("create-company", "create-company"),
+    for (name, handler) in [
+        ("get-company", Handler::GetCompany),
+        ("create-company", Handler::CreateCompany),
     ] {
         let text = event(name);
         c.bench_function(name, |b| {
             b.iter(|| {
                 let request = lambda_http::request::from_str(black_box(&text)).unwrap();
                 let (response, _) = rt
-                    .block_on(routes::dispatch(&store, function, request))
+                    .block_on(routes::dispatch(&store, handler, request))
                     .into_parts();
                 assert!(response.status().is_success());
                 response

@@ -4,13 +4,12 @@
 //! [`store`] (conditional write) → [`http`] (response). [`handlers`] wires one operation each;
 //! [`operations`] is the registry of them that routes, IAM policies and drift tests read.
 
-pub mod banks;
 pub mod handlers;
 pub mod http;
-pub mod lambda;
 pub mod model;
 pub mod operations;
 pub mod routes;
+pub mod runner;
 pub mod store;
 pub mod telemetry;
 #[cfg(feature = "test-support")]

@@ -47,15 +47,34 @@ pub struct RouteSpec {
     pub path: &'static str,
 }
 
+/// Which handler serves an operation: `routes::dispatch` matches on it, so an operation
+/// without a handler does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Handler {
+    CreateCompany,
+    ListCompanies,
+    GetCompany,
+    UpdateCompany,
+    DeleteCompany,
+    AddBankAccount,
+    UpdateBankAccount,
+    DeleteBankAccount,
+    GetCompanyHistory,
+    GetBanks,
+}
+
 /// One operation of the API, served by one Lambda function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operation {
-    /// The function's name: its crate under `functions/`, its binary, its events' prefix.
+    /// The function's name: its binary (`functions/src/bin/<name>.rs`), its events' prefix.
     pub name: &'static str,
+    pub handler: Handler,
     pub routes: &'static [RouteSpec],
     pub scope: Scope,
     /// Exactly what its IAM policy grants, and what its handler's store capabilities use.
     pub grants: &'static [Grant],
+    /// Its answers carry signed cursors: deployed, it needs `CURSOR_SECRET` to start.
+    pub signs_cursors: bool,
 }
 
 impl Operation {
@@ -101,70 +120,90 @@ const QUERY_LISTING: Grant = Grant {
 pub const OPERATIONS: &[Operation] = &[
     Operation {
         name: "create-company",
+        handler: Handler::CreateCompany,
         routes: &[route("POST", "/companies")],
         scope: Scope::Write,
         grants: &[GET_ITEM, PUT_ITEM],
+        signs_cursors: false,
     },
     Operation {
         name: "list-companies",
+        handler: Handler::ListCompanies,
         routes: &[route("GET", "/companies")],
         scope: Scope::Read,
         grants: &[QUERY_LISTING, QUERY_TABLE, GET_ITEM, BATCH_GET_ITEM],
+        signs_cursors: true,
     },
     Operation {
         name: "get-company",
+        handler: Handler::GetCompany,
         routes: &[route("GET", "/companies/{id}")],
         scope: Scope::Read,
         grants: &[GET_ITEM],
+        signs_cursors: false,
     },
     Operation {
         name: "update-company",
+        handler: Handler::UpdateCompany,
         routes: &[
             route("PATCH", "/companies/{id}"),
             route("PUT", "/companies/{id}"),
         ],
         scope: Scope::Write,
         grants: &[GET_ITEM, PUT_ITEM, DELETE_ITEM],
+        signs_cursors: false,
     },
     Operation {
         name: "delete-company",
+        handler: Handler::DeleteCompany,
         routes: &[route("DELETE", "/companies/{id}")],
         scope: Scope::Write,
         // PutItem: the delete's history entry.
         grants: &[GET_ITEM, PUT_ITEM, DELETE_ITEM],
+        signs_cursors: false,
     },
     Operation {
         name: "add-bank-account",
+        handler: Handler::AddBankAccount,
         routes: &[route("POST", "/companies/{id}/bank-accounts")],
         scope: Scope::Write,
         grants: &[GET_ITEM, PUT_ITEM],
+        signs_cursors: false,
     },
     Operation {
         name: "update-bank-account",
+        handler: Handler::UpdateBankAccount,
         routes: &[route("PATCH", "/companies/{id}/bank-accounts/{account_id}")],
         scope: Scope::Write,
         grants: &[GET_ITEM, PUT_ITEM],
+        signs_cursors: false,
     },
     Operation {
         name: "delete-bank-account",
+        handler: Handler::DeleteBankAccount,
         routes: &[route(
             "DELETE",
             "/companies/{id}/bank-accounts/{account_id}",
         )],
         scope: Scope::Write,
         grants: &[GET_ITEM, PUT_ITEM],
+        signs_cursors: false,
     },
     Operation {
         name: "get-company-history",
+        handler: Handler::GetCompanyHistory,
         routes: &[route("GET", "/companies/{id}/history")],
         scope: Scope::Audit,
         grants: &[QUERY_TABLE],
+        signs_cursors: true,
     },
     Operation {
         name: "get-banks",
+        handler: Handler::GetBanks,
         routes: &[route("GET", "/banks"), route("GET", "/banks/{code}")],
         scope: Scope::Read,
         grants: &[],
+        signs_cursors: false,
     },
 ];
 

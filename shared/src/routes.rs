@@ -7,15 +7,15 @@ use std::collections::HashMap;
 use lambda_http::Request;
 
 use crate::handlers::{self, Handled};
-use crate::http::Problem;
-use crate::operations::OPERATIONS;
+use crate::operations::{Handler, OPERATIONS};
 use crate::store::Store;
 
 /// One route of the HTTP API and the function that serves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Route {
-    /// The function (crate under `functions/`, and `events/<function>*.json`).
+    /// The function (`functions/src/bin/<function>.rs`, and `events/<function>*.json`).
     pub function: &'static str,
+    pub handler: Handler,
     pub method: &'static str,
     /// API Gateway path template, e.g. `/companies/{id}`.
     pub path: &'static str,
@@ -26,6 +26,7 @@ pub fn routes() -> impl Iterator<Item = Route> {
     OPERATIONS.iter().flat_map(|op| {
         op.routes.iter().map(|r| Route {
             function: op.name,
+            handler: op.handler,
             method: r.method,
             path: r.path,
         })
@@ -76,21 +77,19 @@ pub fn resolve(method: &str, path: &str) -> Resolved {
     Resolved::MethodNotAllowed(allowed.join(", "))
 }
 
-/// Runs the handler of `function` (what the local API does for every route). Every operation
-/// of the registry has its arm (`every_sample_event_runs_through_its_handler` shows it).
-pub async fn dispatch<S: Store>(store: &S, function: &str, req: Request) -> Handled {
-    match function {
-        "create-company" => handlers::create_company(store, req).await,
-        "list-companies" => handlers::list_companies(store, req).await,
-        "get-company" => handlers::get_company(store, req).await,
-        "update-company" => handlers::update_company(store, req).await,
-        "delete-company" => handlers::delete_company(store, req).await,
-        "add-bank-account" => handlers::add_bank_account(store, req).await,
-        "update-bank-account" => handlers::update_bank_account(store, req).await,
-        "delete-bank-account" => handlers::delete_bank_account(store, req).await,
-        "get-banks" => handlers::get_banks(req).await,
-        "get-company-history" => handlers::get_company_history(store, req).await,
-        _ => Err(Problem::not_found("No such route.")),
+/// Runs `handler` (what the local API does for every route).
+pub async fn dispatch<S: Store>(store: &S, handler: Handler, req: Request) -> Handled {
+    match handler {
+        Handler::CreateCompany => handlers::create_company(store, req).await,
+        Handler::ListCompanies => handlers::list_companies(store, req).await,
+        Handler::GetCompany => handlers::get_company(store, req).await,
+        Handler::UpdateCompany => handlers::update_company(store, req).await,
+        Handler::DeleteCompany => handlers::delete_company(store, req).await,
+        Handler::AddBankAccount => handlers::add_bank_account(store, req).await,
+        Handler::UpdateBankAccount => handlers::update_bank_account(store, req).await,
+        Handler::DeleteBankAccount => handlers::delete_bank_account(store, req).await,
+        Handler::GetCompanyHistory => handlers::get_company_history(store, req).await,
+        Handler::GetBanks => handlers::get_banks(req).await,
     }
 }
 

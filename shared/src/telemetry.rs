@@ -1,16 +1,10 @@
-//! Structured logs and metrics. Logs: one line per event, JSON by default (`AWS_LAMBDA_LOG_FORMAT`
-//! = `Text` switches to text), level from `AWS_LAMBDA_LOG_LEVEL`, every line of a request
-//! carrying its request id; bank account numbers and CNPJs are masked before they are logged.
-//! Metrics: per request, CloudWatch embedded metric format through the `metrics` facade
-//! (a no-op until [`crate::lambda`] installs the EMF collector).
+//! Structured logs: one line per event, JSON by default (`AWS_LAMBDA_LOG_FORMAT` = `Text`
+//! switches to text), level from `AWS_LAMBDA_LOG_LEVEL`; every line of a request carries its
+//! request id (the runner's span), and bank account numbers and CNPJs are masked
+//! (`model::mask`) before they are logged. Depends on nothing else in the crate.
 
 use std::future::Future;
-use std::time::Instant;
 
-use lambda_http::{Body, Response};
-
-use crate::http::IntoResponse;
-use tracing::Instrument;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -18,20 +12,19 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
 tokio::task_local! {
-    /// The function serving the request this task works for (set by [`observe`]).
+    /// The function serving the request this task works for (set by [`serving`]).
     static FUNCTION: &'static str;
+}
+
+/// Runs `work` as serving a request of `function` (what [`current_function`] tells).
+pub fn serving<F: Future>(function: &'static str, work: F) -> impl Future<Output = F::Output> {
+    FUNCTION.scope(function, work)
 }
 
 /// The function serving the current request, if this task serves one.
 pub fn current_function() -> Option<&'static str> {
     FUNCTION.try_with(|f| *f).ok()
 }
-
-/// Metric names and the namespace they are published under.
-pub const METRICS_NAMESPACE: &str = "CompaniesApi";
-pub const METRIC_REQUESTS: &str = "requests";
-pub const METRIC_ERRORS: &str = "errors";
-pub const METRIC_LATENCY: &str = "latency";
 
 /// Installs the log subscriber, writing to stdout.
 pub fn init() {
@@ -122,101 +115,9 @@ pub fn filter_directives(level: &str) -> String {
     directives.join(",")
 }
 
-/// Hides all but the last four characters, and at least half of them:
-/// `60746948000112` → `**********0112`, `1243` → `**43`.
-pub fn mask(value: &str) -> String {
-    let count = value.chars().count();
-    let shown = 4.min(count / 2);
-    value
-        .chars()
-        .enumerate()
-        .map(|(i, c)| if i + shown < count { '*' } else { c })
-        .collect()
-}
-
-/// `2xx`, `4xx`, `5xx`, …
-pub fn status_class(status: u16) -> &'static str {
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    }
-}
-
-/// What a request is, for its log line.
-pub struct RequestInfo<'a> {
-    pub function: &'static str,
-    pub request_id: &'a str,
-    /// The route key, e.g. `PATCH /companies/{id}`.
-    pub route: &'a str,
-    pub path: &'a str,
-}
-
-/// Runs a request's handler inside a span carrying the request id (so every line it logs has
-/// it), turns a problem it returned into its response (logging the problem's internal cause,
-/// the one place that does) with the headers every answer carries
-/// ([`crate::http::with_security_headers`]), then writes the request's one access-log line and
-/// records its metrics.
-pub async fn observe<F, R>(info: RequestInfo<'_>, handler: F) -> Response<Body>
-where
-    F: Future<Output = R>,
-    R: IntoResponse,
-{
-    let span = tracing::info_span!(
-        "request",
-        request_id = info.request_id,
-        function = info.function
-    );
-    let started = Instant::now();
-    let (response, cause) = FUNCTION
-        .scope(info.function, handler.instrument(span.clone()))
-        .await
-        .into_parts();
-    let response = crate::http::with_security_headers(response);
-    let latency = started.elapsed();
-    let status = response.status().as_u16();
-    if let Some(cause) = cause {
-        span.in_scope(|| match status {
-            503 => tracing::warn!(error = %cause, status, "request failed"),
-            _ => tracing::error!(error = %cause, status, "request failed"),
-        });
-    }
-    let latency_ms = (latency.as_secs_f64() * 1e6).round() / 1e3;
-    span.in_scope(|| {
-        tracing::info!(
-            route = info.route,
-            path = info.path,
-            status,
-            latency_ms,
-            "request"
-        )
-    });
-    let class = status_class(status);
-    metrics::counter!(METRIC_REQUESTS, "status_class" => class).increment(1);
-    if status >= 400 {
-        metrics::counter!(METRIC_ERRORS, "status_class" => class).increment(1);
-    }
-    metrics::histogram!(METRIC_LATENCY, "status_class" => class)
-        .record(latency.as_secs_f64() * 1e3);
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mask_keeps_at_most_the_last_four_and_never_more_than_half() {
-        assert_eq!(mask("60746948000112"), "**********0112");
-        assert_eq!(mask("12345678"), "****5678");
-        assert_eq!(mask("98765432-1"), "******32-1");
-        assert_eq!(mask("1243"), "**43");
-        assert_eq!(mask("12"), "*2");
-        assert_eq!(mask("1"), "*");
-        assert_eq!(mask(""), "");
-    }
 
     #[test]
     fn libraries_that_log_bodies_stay_at_warn_at_every_level() {
@@ -228,13 +129,5 @@ mod tests {
         assert!(!f.contains("aws_smithy_runtime=trace"));
         assert!(!f.contains("hyper::proto=trace"));
         assert!(f.contains("companies=trace"));
-    }
-
-    #[test]
-    fn status_classes() {
-        assert_eq!(
-            [200, 201, 204, 304, 400, 412, 500, 503].map(status_class),
-            ["2xx", "2xx", "2xx", "3xx", "4xx", "4xx", "5xx", "5xx"]
-        );
     }
 }

@@ -2,7 +2,7 @@
 //! errors by status class, with the function and stage as dimensions.
 
 use companies::http::{empty, Problem};
-use companies::telemetry::{observe, RequestInfo};
+use companies::runner::{observe, RequestInfo};
 use lambda_http::http::StatusCode;
 use serde_json::Value;
 
@@ -17,7 +17,8 @@ fn info(request_id: &str) -> RequestInfo<'_> {
 
 #[tokio::test]
 async fn requests_are_counted_timed_and_classified() {
-    let collector = companies::lambda::metrics_collector("get-company", "test".into()).unwrap();
+    let collector =
+        companies::runner::lambda::metrics_collector("get-company", "test".into()).unwrap();
     observe(info("r1"), async { empty(StatusCode::OK) }).await;
     observe(info("r2"), async {
         Problem::not_found("no").into_response()

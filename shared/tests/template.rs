@@ -1,6 +1,7 @@
 //! Keeps `template.yaml`, the operation registry (`companies::operations`), the route table the
-//! local API serves, the function crates, the sample events and `openapi.yaml` in step: an
-//! operation added in one place and not the others fails here.
+//! local API serves, the function binaries, the sample events and `openapi.yaml` in step: an
+//! operation added in one place and not the others fails here. What is derived from the
+//! registry (dispatch, each binary's name, the dashboard's widgets) needs no check.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -16,40 +17,10 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `template.yaml` with its `Fn::ForEach` blocks expanded, as the `AWS::LanguageExtensions`
-/// transform does.
+/// `template.yaml`, as SAM CLI and CloudFormation read it.
 fn template() -> Value {
     let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
-    let mut t: Value = serde_yaml::from_str(&text).unwrap();
-    let resources = expand(t.get("Resources").unwrap().as_mapping().unwrap());
-    t["Resources"] = Value::Mapping(resources);
-    t
-}
-
-/// Expands `Fn::ForEach::<Loop>: [Identifier, [values], {fragment}]` entries of a mapping,
-/// replacing `${Identifier}` and `&{Identifier}` in the fragment's keys and values.
-fn expand(map: &Mapping) -> Mapping {
-    let mut out = Mapping::new();
-    for (key, value) in map {
-        if !key.as_str().is_some_and(|k| k.starts_with("Fn::ForEach::")) {
-            out.insert(key.clone(), value.clone());
-            continue;
-        }
-        let parts = value.as_sequence().expect("Fn::ForEach takes a list");
-        let identifier = parts[0].as_str().unwrap();
-        let fragment = serde_yaml::to_string(&parts[2]).unwrap();
-        for item in parts[1].as_sequence().unwrap() {
-            let item = item.as_str().unwrap();
-            let text = fragment
-                .replace(&format!("${{{identifier}}}"), item)
-                .replace(&format!("&{{{identifier}}}"), item);
-            let expanded: Value = serde_yaml::from_str(&text).unwrap();
-            for (k, v) in expand(expanded.as_mapping().unwrap()) {
-                assert!(out.insert(k.clone(), v).is_none(), "{k:?} twice");
-            }
-        }
-    }
-    out
+    serde_yaml::from_str(&text).unwrap()
 }
 
 fn resources(t: &Value) -> &Mapping {
@@ -110,38 +81,35 @@ fn template_routes_are_exactly_the_local_routes() {
     assert_eq!(from_template, local);
 }
 
+/// The `functions` crate's binaries: one per operation (`functions/src/bin/<name>.rs`).
+fn binaries() -> BTreeSet<String> {
+    std::fs::read_dir(root().join("functions/src/bin"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
 #[test]
-fn every_function_is_an_arm64_cargo_lambda_crate_of_the_workspace() {
+fn every_operation_is_an_arm64_cargo_lambda_binary_and_nothing_else_is() {
     let t = template();
     let globals = get(get(&t, "Globals"), "Function");
     assert_eq!(str_of(globals, "Runtime"), "provided.al2023");
     assert_eq!(
-        get(globals, "Architectures").as_sequence().unwrap(),
-        &[Value::from("arm64")]
+        str_of(globals, "CodeUri"),
+        ".",
+        "functions build from the workspace root"
     );
-    let workspace = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    assert_eq!(cfn(get(globals, "Architectures")), "[!Ref Architecture]");
+    let architecture = get(get(&t, "Parameters"), "Architecture");
+    assert_eq!(str_of(architecture, "Default"), "arm64");
     let resources = get(&t, "Resources");
     let fns = functions(&t);
-    for (id, props, binary) in &fns {
+    for (id, _, _) in &fns {
         assert_eq!(
             str_of(get(get(resources, id), "Metadata"), "BuildMethod"),
             "rust-cargolambda"
-        );
-        assert_eq!(
-            str_of(props, "CodeUri"),
-            ".",
-            "{id} builds from the workspace root"
-        );
-        let manifest =
-            std::fs::read_to_string(root().join("functions").join(binary).join("Cargo.toml"))
-                .unwrap_or_else(|_| panic!("functions/{binary}/Cargo.toml missing"));
-        assert!(
-            manifest.contains(&format!("name = \"{binary}\"")),
-            "{binary}"
-        );
-        assert!(
-            workspace.contains(&format!("\"functions/{binary}\"")),
-            "{binary} not a workspace member"
         );
     }
     let registry: BTreeSet<_> = OPERATIONS
@@ -153,6 +121,12 @@ fn every_function_is_an_arm64_cargo_lambda_crate_of_the_workspace() {
         .map(|(id, _, b)| (id.clone(), b.clone()))
         .collect();
     assert_eq!(registry, template_functions);
+    let names: BTreeSet<String> = OPERATIONS.iter().map(|op| op.name.to_owned()).collect();
+    assert_eq!(
+        binaries(),
+        names,
+        "functions/src/bin/*.rs against the registry"
+    );
 }
 
 #[test]
@@ -310,7 +284,7 @@ async fn every_sample_event_runs_through_its_handler() {
             "{name} is not an event of {}",
             route.function
         );
-        let (response, _) = routes::dispatch(&store, route.function, request)
+        let (response, _) = routes::dispatch(&store, route.handler, request)
             .await
             .into_parts();
         let key = format!("{method} {}", route.path);
@@ -366,7 +340,11 @@ fn every_route_requires_the_jwt_authorizer_with_the_right_scope() {
             let auth = p
                 .get("Auth")
                 .unwrap_or_else(|| panic!("{id}.{name:?} has no Auth"));
-            assert_eq!(str_of(auth, "Authorizer"), "JwtAuthorizer", "{id}.{name:?}");
+            // No authorizer named: the API's default, the JWT authorizer.
+            assert!(
+                auth.get("Authorizer").is_none(),
+                "{id}.{name:?} must use the default authorizer"
+            );
             let scopes: Vec<&str> = get(auth, "AuthorizationScopes")
                 .as_sequence()
                 .unwrap()
@@ -592,83 +570,64 @@ fn the_openapi_contract_covers_exactly_the_template_routes() {
     .iter()
     .map(|c| c.as_str().unwrap())
     .collect();
-    let registry: Vec<&str> = companies::banks::all().map(|b| b.code).collect();
+    let registry: Vec<&str> = companies::model::banks::all().map(|b| b.code).collect();
     assert_eq!(codes, registry);
 }
 
-/// Every function of the registry has an alarm on its errors and one on its throttles, sent to
-/// the alarm topic.
+/// Every function of the registry is in the alarm on function errors and in the one on
+/// throttles, sent to the alarm topic; an alarm can hold at most 10 metrics.
 #[test]
 fn every_function_has_error_and_throttle_alarms() {
     let t = template();
-    for op in OPERATIONS {
-        let id = op.function_id();
-        for metric in ["Errors", "Throttles"] {
-            let alarm = resources(&t)
-                .values()
-                .find(|r| {
-                    r.get("Type").and_then(Value::as_str) == Some("AWS::CloudWatch::Alarm")
-                        && r["Properties"].get("MetricName").and_then(Value::as_str) == Some(metric)
-                        && r["Properties"]
-                            .get("Dimensions")
-                            .is_some_and(|d| cfn(&d[0]["Value"]) == format!("!Sub ${{{id}}}"))
-                })
-                .unwrap_or_else(|| panic!("{id} has no {metric} alarm"));
-            let p = get(alarm, "Properties");
-            assert_eq!(
-                cfn(get(p, "AlarmActions")),
-                "[!If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]]"
-            );
-            assert_eq!(str_of(p, "Namespace"), "AWS/Lambda");
-        }
-    }
-}
-
-/// Every function of the registry is on each per-function widget of the dashboard.
-#[test]
-fn every_function_is_on_the_dashboard() {
-    let t = template();
-    let dashboard = resources(&t).get("Dashboard").expect("no Dashboard");
-    let body = cfn(get(get(dashboard, "Properties"), "DashboardBody"));
-    let body = body.strip_prefix("!Sub ").unwrap();
-    for title in [
-        "Function errors",
-        "Function throttles",
-        "Function duration p99",
-    ] {
-        let start = body
-            .find(&format!("\"title\": \"{title}\""))
-            .unwrap_or_else(|| panic!("no widget {title}"));
-        let widget = &body[start..];
-        let widget = &widget[..widget.find("}},").unwrap_or(widget.len())];
-        for op in OPERATIONS {
-            assert!(
-                widget.contains(&format!("${{{}}}", op.function_id())),
-                "{} is missing from the dashboard widget {title}",
-                op.name
-            );
-        }
-    }
-}
-
-/// Every operation's crate has a thin main naming its function, and no stray crates exist.
-#[test]
-fn every_operation_has_its_crate_and_nothing_else_does() {
-    let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    let names: BTreeSet<String> = OPERATIONS.iter().map(|op| op.name.to_owned()).collect();
-    assert_eq!(crates, names);
-    for op in OPERATIONS {
-        let main =
-            std::fs::read_to_string(root().join("functions").join(op.name).join("src/main.rs"))
-                .unwrap();
-        assert!(
-            main.contains(&format!("\"{}\"", op.name)),
-            "functions/{}/src/main.rs does not name its function",
-            op.name
+    let ids: BTreeSet<String> = OPERATIONS.iter().map(Operation::function_id).collect();
+    for metric in ["Errors", "Throttles"] {
+        let alarm = resources(&t)
+            .get(format!("Function{metric}Alarm").as_str())
+            .unwrap_or_else(|| panic!("no Function{metric}Alarm"));
+        let p = get(alarm, "Properties");
+        assert_eq!(
+            cfn(get(p, "AlarmActions")),
+            "[!If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]]"
         );
+        let metrics = get(p, "Metrics").as_sequence().unwrap();
+        let mut watched = BTreeSet::new();
+        for m in metrics.iter().filter_map(|m| m.get("MetricStat")) {
+            let m = get(m, "Metric");
+            assert_eq!(
+                (str_of(m, "Namespace"), str_of(m, "MetricName")),
+                ("AWS/Lambda", metric)
+            );
+            let function = cfn(&get(m, "Dimensions")[0]["Value"]);
+            watched.insert(function.strip_prefix("!Ref ").unwrap().to_owned());
+        }
+        assert_eq!(watched, ids, "Function{metric}Alarm");
+        assert!(
+            metrics.len() - 1 <= 10,
+            "an alarm takes at most 10 metrics: split Function{metric}Alarm"
+        );
+    }
+}
+
+/// A function that signs cursors gets the key from the stack's secret (without it, it refuses
+/// to start when deployed); no other function holds it.
+#[test]
+fn every_function_that_signs_cursors_has_the_cursor_secret() {
+    let t = template();
+    for (id, props, _) in functions(&t) {
+        let secret = props
+            .get("Environment")
+            .and_then(|e| e.get("Variables"))
+            .and_then(|v| v.get("CURSOR_SECRET"))
+            .map(cfn);
+        if operation(&id).signs_cursors {
+            assert_eq!(
+                secret.as_deref(),
+                Some("!Sub {{resolve:secretsmanager:${CursorSecret}:SecretString}}"),
+                "{id} signs cursors"
+            );
+        } else {
+            assert_eq!(secret, None, "{id} signs no cursor");
+        }
     }
 }
 
@@ -745,7 +704,7 @@ fn a_read_only_client_exists_and_is_accepted() {
 /// database is answered 503 by the function, not cut off into a bare 500 by API Gateway.
 #[test]
 fn sdk_timeouts_and_the_request_budget_fit_inside_the_function_timeout() {
-    use companies::store::deadline::{ANSWER_MARGIN, LOCAL_BUDGET};
+    use companies::runner::{ANSWER_MARGIN, LOCAL_BUDGET};
     use companies::store::dynamo::OPERATION_TIMEOUT;
     let t = template();
     let timeout = get(get(get(&t, "Globals"), "Function"), "Timeout")
@@ -794,8 +753,8 @@ fn the_openapi_reference_documents_every_operation_and_problem_type() {
 /// BENCHMARKS.md).
 #[test]
 fn functions_link_no_provider_chains_regex_engine_http2_or_aws_lc() {
-    for entry in std::fs::read_dir(root().join("functions")).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
+    {
+        let name = "functions";
         let out = std::process::Command::new(env!("CARGO"))
             .args([
                 "tree",
@@ -805,7 +764,7 @@ fn functions_link_no_provider_chains_regex_engine_http2_or_aws_lc() {
                 "--prefix",
                 "none",
                 "-p",
-                &name,
+                name,
             ])
             .current_dir(root())
             .output()

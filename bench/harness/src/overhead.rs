@@ -100,7 +100,7 @@ pub async fn run(args: &[String]) -> Result<String, String> {
         // Parsing the event is part of the overhead: the runtime hands the handler raw JSON.
         let started = Instant::now();
         let request = lambda_http::request::from_str(&event).map_err(|e| e.to_string())?;
-        let (response, _) = routes::dispatch(&store, route.function, request)
+        let (response, _) = routes::dispatch(&store, route.handler, request)
             .await
             .into_parts();
         let took = started.elapsed().as_secs_f64() * 1e6;
@@ -139,7 +139,7 @@ pub async fn probe(args: &[String]) -> Result<String, String> {
         async move {
             let request = lambda_http::request::from_str(&event).map_err(|e| e.to_string())?;
             let started = Instant::now();
-            let (response, _) = routes::dispatch(&store, route.function, request)
+            let (response, _) = routes::dispatch(&store, route.handler, request)
                 .await
                 .into_parts();
             Ok::<_, String>((

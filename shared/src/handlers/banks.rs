@@ -5,9 +5,9 @@ use lambda_http::{Request, RequestExt};
 use serde::Serialize;
 
 use super::Handled;
-use crate::banks::{self, Bank};
 use crate::http::request::query;
 use crate::http::{json, Problem};
+use crate::model::banks::{self, Bank};
 use crate::model::limits::MAX_QUERY_CHARS;
 
 #[derive(Serialize)]

@@ -4,7 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::input;
+use super::field::{FieldError, Given};
+use super::limits::{
+    MAX_ADDRESS_LINE_CHARS, MAX_CEP_TEXT_CHARS, MAX_CODE_TEXT_CHARS, MAX_FOREIGN_POSTAL_CODE_CHARS,
+    MAX_HOUSE_NUMBER_CHARS, MAX_STREET_CHARS,
+};
 
 /// The 27 federative units of Brazil.
 pub const UFS: [&str; 27] = [
@@ -108,7 +112,99 @@ pub struct Address {
     pub region: Region,
 }
 
+/// The parts of an address as a document gives them, not yet checked.
+#[derive(Debug, Clone, Copy)]
+pub struct AddressParts<'a> {
+    pub street: Given<'a>,
+    pub number: Given<'a>,
+    pub complement: Given<'a>,
+    pub district: Given<'a>,
+    pub city: Given<'a>,
+    pub state: Given<'a>,
+    pub postal_code: Given<'a>,
+    /// Absent means Brazil.
+    pub country: Given<'a>,
+}
+
 impl Address {
+    /// Checks an address part by part (a client's, or one read back from the table); each
+    /// error names its part under `path` (`address.state`).
+    pub fn from_parts(parts: AddressParts<'_>, path: &str) -> Result<Address, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let errors = &mut errors;
+        let at = |key: &str| format!("{path}.{key}");
+        let country = match parts.country {
+            Given::Absent => Some(CountryCode::brazil()),
+            given => given.parsed(&at("country"), 2, CountryCode::parse, errors),
+        };
+        let street = parts
+            .street
+            .required_text(&at("street"), MAX_STREET_CHARS, errors);
+        let number = parts
+            .number
+            .text(&at("number"), MAX_HOUSE_NUMBER_CHARS, errors);
+        let complement = parts
+            .complement
+            .text(&at("complement"), MAX_ADDRESS_LINE_CHARS, errors);
+        let district = parts
+            .district
+            .text(&at("district"), MAX_ADDRESS_LINE_CHARS, errors);
+        let city = parts
+            .city
+            .required_text(&at("city"), MAX_ADDRESS_LINE_CHARS, errors);
+        for (key, given) in [("state", parts.state), ("postal_code", parts.postal_code)] {
+            if given == Given::Absent {
+                errors.push(FieldError::new(at(key), "is required"));
+            }
+        }
+        let region = match country {
+            Some(country) if country.is_brazil() => {
+                let state =
+                    parts
+                        .state
+                        .parsed(&at("state"), MAX_CODE_TEXT_CHARS, Uf::parse, errors);
+                let postal_code = parts.postal_code.parsed(
+                    &at("postal_code"),
+                    MAX_CEP_TEXT_CHARS,
+                    Cep::parse,
+                    errors,
+                );
+                state
+                    .zip(postal_code)
+                    .map(|(state, postal_code)| Region::Brazil { state, postal_code })
+            }
+            country => {
+                let state = parts
+                    .state
+                    .text(&at("state"), MAX_ADDRESS_LINE_CHARS, errors);
+                let postal_code = parts.postal_code.text(
+                    &at("postal_code"),
+                    MAX_FOREIGN_POSTAL_CODE_CHARS,
+                    errors,
+                );
+                match (country, state, postal_code) {
+                    (Some(country), Some(state), Some(postal_code)) => Some(Region::Abroad {
+                        country,
+                        state,
+                        postal_code,
+                    }),
+                    _ => None,
+                }
+            }
+        };
+        match (street, city, region) {
+            (Some(street), Some(city), Some(region)) if errors.is_empty() => Ok(Address {
+                street,
+                number,
+                complement,
+                district,
+                city,
+                region,
+            }),
+            _ => Err(std::mem::take(errors)),
+        }
+    }
+
     pub fn state(&self) -> &str {
         match &self.region {
             Region::Brazil { state, .. } => state.as_str(),
@@ -172,9 +268,17 @@ impl TryFrom<AddressFields> for Address {
     type Error = String;
 
     fn try_from(fields: AddressFields) -> Result<Self, Self::Error> {
-        let value = serde_json::to_value(fields).map_err(|e| e.to_string())?;
-        let mut errors = Vec::new();
-        input::address(&value, &mut errors).ok_or_else(|| {
+        let parts = AddressParts {
+            street: Given::Text(&fields.street),
+            number: fields.number.as_deref().into(),
+            complement: fields.complement.as_deref().into(),
+            district: fields.district.as_deref().into(),
+            city: Given::Text(&fields.city),
+            state: Given::Text(&fields.state),
+            postal_code: Given::Text(&fields.postal_code),
+            country: Given::Text(&fields.country),
+        };
+        Address::from_parts(parts, "address").map_err(|errors| {
             errors
                 .iter()
                 .map(|e| format!("{} {}", e.field, e.message))

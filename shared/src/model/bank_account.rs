@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
+use super::banks;
 use super::limits::{MAX_ACCOUNT_DIGITS, MAX_AGENCY_DIGITS};
-use crate::banks;
 
 /// Value types read from anywhere (a client, the table) go through their `parse`.
 macro_rules! parsed_from_string {
@@ -103,7 +103,7 @@ impl AccountNumber {
 
     /// A form safe for logs: everything but the last four characters hidden.
     pub fn masked(&self) -> String {
-        crate::telemetry::mask(&self.0)
+        super::mask(&self.0)
     }
 }
 

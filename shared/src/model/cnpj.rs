@@ -71,7 +71,7 @@ impl Cnpj {
 
     /// A form safe for logs: everything but the last four characters hidden.
     pub fn masked(&self) -> String {
-        crate::telemetry::mask(&self.0)
+        super::mask(&self.0)
     }
 }
 
@@ -88,7 +88,7 @@ mod tests {
     #[test]
     fn accepts_every_real_cnpj_in_the_bank_registry() {
         let mut seen = 0;
-        for bank in crate::banks::all() {
+        for bank in crate::model::banks::all() {
             let cnpj = Cnpj::parse(bank.cnpj).unwrap_or_else(|e| panic!("{}: {e}", bank.cnpj));
             let digits: String = bank.cnpj.chars().filter(char::is_ascii_digit).collect();
             assert_eq!(cnpj.as_str(), digits);

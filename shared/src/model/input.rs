@@ -1,33 +1,16 @@
 //! Turns a client's JSON document into a [`CompanyInput`] that cannot hold an invalid value,
 //! collecting every problem with the path of the field it concerns.
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::address::{Address, Cep, CountryCode, Region, Uf};
+use super::address::{Address, AddressParts};
 use super::bank_account::{AccountNumber, Agency, BankAccountInput, BankCode};
+pub use super::field::FieldError;
+use super::field::Given;
 use super::limits::{
-    MAX_ADDRESS_LINE_CHARS, MAX_BANK_ACCOUNTS, MAX_CEP_TEXT_CHARS, MAX_CODE_TEXT_CHARS,
-    MAX_ECHOED_NAME_CHARS, MAX_FOREIGN_POSTAL_CODE_CHARS, MAX_HOUSE_NUMBER_CHARS, MAX_NAME_CHARS,
-    MAX_STREET_CHARS,
+    MAX_BANK_ACCOUNTS, MAX_CODE_TEXT_CHARS, MAX_ECHOED_NAME_CHARS, MAX_NAME_CHARS,
 };
 use super::{Cnpj, Money, Phone};
-
-/// One problem with one field of the request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// Everything a client may write about a company, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,29 +98,14 @@ fn present<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     obj.get(key).filter(|v| !v.is_null())
 }
 
-/// A string field, trimmed, with a bounded number of characters and no control characters.
+/// A present value as a field: text or not.
+fn given(v: &Value) -> Given<'_> {
+    v.as_str().map_or(Given::NotText, Given::Text)
+}
+
+/// A string field, checked as free text ([`super::field::text`]).
 fn text(v: &Value, path: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
-    let Some(s) = v.as_str() else {
-        errors.push(FieldError::new(path, "must be a string"));
-        return None;
-    };
-    let s = s.trim();
-    let chars = s.chars().count();
-    if chars == 0 {
-        errors.push(FieldError::new(path, "must not be empty"));
-        None
-    } else if chars > max {
-        errors.push(FieldError::new(
-            path,
-            format!("must be at most {max} characters"),
-        ));
-        None
-    } else if s.chars().any(char::is_control) {
-        errors.push(FieldError::new(path, "must not contain control characters"));
-        None
-    } else {
-        Some(s.to_owned())
-    }
+    given(v).text(path, max, errors)
 }
 
 fn required<'a>(
@@ -177,10 +145,7 @@ fn parsed<T>(
     parse: impl Fn(&str) -> Result<T, String>,
     errors: &mut Vec<FieldError>,
 ) -> Option<T> {
-    let s = text(v, path, max, errors)?;
-    parse(&s)
-        .map_err(|m| errors.push(FieldError::new(path, m)))
-        .ok()
+    given(v).parsed(path, max, parse, errors)
 }
 
 fn phone(v: &Value, errors: &mut Vec<FieldError>) -> Option<Phone> {
@@ -210,7 +175,7 @@ fn money(v: &Value, number_text: Option<&str>, errors: &mut Vec<FieldError>) -> 
         .ok()
 }
 
-/// Validates an address object found at `address` (what a client sends and the table holds).
+/// Validates an address object found at `address` (what a client sends).
 pub fn address(v: &Value, errors: &mut Vec<FieldError>) -> Option<Address> {
     let Some(obj) = v.as_object() else {
         errors.push(FieldError::new("address", "must be an object or null"));
@@ -218,71 +183,25 @@ pub fn address(v: &Value, errors: &mut Vec<FieldError>) -> Option<Address> {
     };
     let before = errors.len();
     unknown_fields(obj, &ADDRESS_FIELDS, "address", errors);
-    let country = match present(obj, "country") {
-        Some(v) => parsed(v, "address.country", 2, CountryCode::parse, errors),
-        None => Some(CountryCode::brazil()),
+    let part = |key: &str| present(obj, key).map_or(Given::Absent, given);
+    let parts = AddressParts {
+        street: part("street"),
+        number: part("number"),
+        complement: part("complement"),
+        district: part("district"),
+        city: part("city"),
+        state: part("state"),
+        postal_code: part("postal_code"),
+        country: part("country"),
     };
-    let opt = |key: &str, max: usize, errors: &mut Vec<FieldError>| {
-        present(obj, key).and_then(|v| text(v, &format!("address.{key}"), max, errors))
-    };
-    let street = required(obj, "street", "address.street", errors)
-        .and_then(|v| text(v, "address.street", MAX_STREET_CHARS, errors));
-    let number = opt("number", MAX_HOUSE_NUMBER_CHARS, errors);
-    let complement = opt("complement", MAX_ADDRESS_LINE_CHARS, errors);
-    let district = opt("district", MAX_ADDRESS_LINE_CHARS, errors);
-    let city = required(obj, "city", "address.city", errors)
-        .and_then(|v| text(v, "address.city", MAX_ADDRESS_LINE_CHARS, errors));
-    let state = required(obj, "state", "address.state", errors);
-    let postal_code = required(obj, "postal_code", "address.postal_code", errors);
-    let region = match country {
-        Some(country) if country.is_brazil() => {
-            let state = state
-                .and_then(|v| parsed(v, "address.state", MAX_CODE_TEXT_CHARS, Uf::parse, errors));
-            let postal_code = postal_code.and_then(|v| {
-                parsed(
-                    v,
-                    "address.postal_code",
-                    MAX_CEP_TEXT_CHARS,
-                    Cep::parse,
-                    errors,
-                )
-            });
-            state
-                .zip(postal_code)
-                .map(|(state, postal_code)| Region::Brazil { state, postal_code })
+    match Address::from_parts(parts, "address") {
+        Ok(address) if errors.len() == before => Some(address),
+        Ok(_) => None,
+        Err(found) => {
+            errors.extend(found);
+            None
         }
-        country => {
-            let state =
-                state.and_then(|v| text(v, "address.state", MAX_ADDRESS_LINE_CHARS, errors));
-            let postal_code = postal_code.and_then(|v| {
-                text(
-                    v,
-                    "address.postal_code",
-                    MAX_FOREIGN_POSTAL_CODE_CHARS,
-                    errors,
-                )
-            });
-            match (country, state, postal_code) {
-                (Some(country), Some(state), Some(postal_code)) => Some(Region::Abroad {
-                    country,
-                    state,
-                    postal_code,
-                }),
-                _ => None,
-            }
-        }
-    };
-    if errors.len() > before {
-        return None;
     }
-    Some(Address {
-        street: street?,
-        number,
-        complement,
-        district,
-        city: city?,
-        region: region?,
-    })
 }
 
 /// Validates one bank account object found at `path` (empty for a whole request body).

@@ -2,10 +2,13 @@
 
 pub mod address;
 pub mod bank_account;
+pub mod banks;
 pub mod cnpj;
+pub mod field;
 pub mod history;
 pub mod input;
 pub mod limits;
+mod mask;
 pub mod money;
 pub mod phone;
 pub mod search;
@@ -23,6 +26,7 @@ pub use bank_account::{
 pub use cnpj::Cnpj;
 pub use history::{Audit, ChangeKind, HistoryEntry};
 pub use input::{CompanyInput, FieldError};
+pub use mask::mask;
 pub use money::Money;
 pub use phone::Phone;
 

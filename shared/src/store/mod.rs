@@ -6,7 +6,6 @@
 //! entry of the version and the idempotency record of the request that wrote it are written in
 //! one transaction.
 
-pub mod deadline;
 pub mod dynamo;
 pub mod memory;
 
@@ -18,7 +17,6 @@ use uuid::Uuid;
 use crate::model::search::NameQuery;
 use crate::model::{Cnpj, Company, HistoryEntry};
 
-pub use deadline::Deadlined;
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 

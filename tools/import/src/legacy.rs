@@ -9,10 +9,10 @@
 
 use std::collections::HashMap;
 
+use companies::model::mask;
 use companies::model::{
     input, AccountNumber, Agency, BankAccount, BankAccountInput, BankCode, Company, FieldError,
 };
-use companies::telemetry::mask;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

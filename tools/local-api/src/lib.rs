@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use companies::handlers::Handled;
 use companies::http::{Problem, MAX_BODY_BYTES};
+use companies::operations::Handler;
 use companies::routes::{self, Resolved};
-use companies::store::deadline::LOCAL_BUDGET;
-use companies::store::{Deadlined, Store};
-use companies::telemetry::{self, RequestInfo};
+use companies::runner::{observe, within, RequestInfo, LOCAL_BUDGET};
+use companies::store::Store;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -28,10 +28,10 @@ use tokio::time::Instant;
 
 type HttpResponse = hyper::Response<Full<Bytes>>;
 
-/// What a request line resolved to.
-enum Outcome {
-    Ready(Problem),
-    Route(&'static str, HashMap<String, String>),
+/// What a request line resolved to: a handler, or the problem to answer at once.
+enum Target {
+    Refused(Problem),
+    Route(Handler, HashMap<String, String>),
 }
 
 fn to_hyper(resp: lambda_http::Response<Body>) -> HttpResponse {
@@ -45,7 +45,7 @@ fn to_hyper(resp: lambda_http::Response<Body>) -> HttpResponse {
 }
 
 /// Answers one request: route it, read a bounded body, build the Lambda request, run the handler
-/// with a store whose calls share the request's time `budget`.
+/// within the request's time `budget`.
 pub async fn handle<S: Store>(
     store: &S,
     budget: Duration,
@@ -60,7 +60,7 @@ pub async fn handle<S: Store>(
             return page;
         }
     }
-    let store = Deadlined::new(store, Instant::now() + budget);
+    let deadline = Instant::now() + budget;
     let request_id = local_request_id();
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
@@ -68,17 +68,17 @@ pub async fn handle<S: Store>(
         Resolved::NotFound => (
             "-",
             format!("{method} -"),
-            Outcome::Ready(Problem::not_found("No such route.")),
+            Target::Refused(Problem::not_found("No such route.")),
         ),
         Resolved::MethodNotAllowed(allow) => (
             "-",
             format!("{method} -"),
-            Outcome::Ready(Problem::method_not_allowed(allow)),
+            Target::Refused(Problem::method_not_allowed(allow)),
         ),
         Resolved::Found(route, params) => (
             route.function,
             format!("{} {}", route.method, route.path),
-            Outcome::Route(route.function, params),
+            Target::Route(route.handler, params),
         ),
     };
     let info = RequestInfo {
@@ -87,11 +87,15 @@ pub async fn handle<S: Store>(
         route: &route,
         path: &path,
     };
-    let response = telemetry::observe(info, async {
+    let response = observe(info, async {
         match response {
-            Outcome::Ready(problem) => Err(problem),
-            Outcome::Route(function, params) => {
-                run_route(&store, function, params, &request_id, req).await
+            Target::Refused(problem) => Err(problem),
+            Target::Route(handler, params) => {
+                within(
+                    deadline,
+                    run_route(store, handler, params, &request_id, req),
+                )
+                .await
             }
         }
     })
@@ -101,7 +105,7 @@ pub async fn handle<S: Store>(
 
 async fn run_route<S: Store>(
     store: &S,
-    function: &str,
+    handler: Handler,
     params: HashMap<String, String>,
     request_id: &str,
     req: hyper::Request<Incoming>,
@@ -124,7 +128,7 @@ async fn run_route<S: Store>(
         .with_path_parameters(params)
         .with_query_string_parameters(query)
         .with_request_context(RequestContext::ApiGatewayV2(context));
-    routes::dispatch(store, function, request).await
+    routes::dispatch(store, handler, request).await
 }
 
 /// A unique id for local log lines (Lambda supplies the real one in AWS).

@@ -15,10 +15,10 @@
 //! - [`reindex`]: rewriting the name index from the companies (`companies-reindex`);
 //! - `audit` (feature `test-support`): full-table checks for tests.
 
-#[cfg(feature = "test-support")]
-pub mod audit;
+mod connector;
 mod errors;
-mod http;
+#[cfg(feature = "test-support")]
+pub mod full_table;
 pub mod items;
 mod names;
 pub mod reindex;

@@ -13,8 +13,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
+use super::connector::{http_client, Transport};
 use super::errors::sdk_error;
-use super::http::{http_client, Transport};
 use super::items::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use super::DynamoStore;
 use crate::store::StoreError;
@@ -29,8 +29,18 @@ pub const MAX_ATTEMPTS: u32 = 3;
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The environment variable `name`, unless unset or empty.
-pub(super) fn env(name: &str) -> Option<String> {
+fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The CA bundle the environment names, if any: `AWS_CA_BUNDLE`, then `SSL_CERT_FILE`.
+fn ca_bundle() -> Option<String> {
+    env("AWS_CA_BUNDLE").or_else(|| env("SSL_CERT_FILE"))
+}
+
+/// How to reach `endpoint` (none: AWS's own), with the environment's CA bundle.
+fn transport(endpoint: Option<&str>) -> Transport {
+    Transport::for_endpoint(endpoint, ca_bundle())
 }
 
 /// A request's timeouts: [`ATTEMPT_TIMEOUT`] per attempt, [`OPERATION_TIMEOUT`] in all.
@@ -102,7 +112,7 @@ impl DynamoStore {
     /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) from environment variables, the endpoint from
     /// `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) when set, the table from `TABLE_NAME`.
     /// No provider chains, no profile files, no instance metadata (a Lambda has none of them to
-    /// offer), and TLS set up on the first call rather than here (see `http.rs`). Tools
+    /// offer), and TLS set up on the first call rather than here (see `connector.rs`). Tools
     /// that run on a workstation use [`DynamoStore::connect`] (feature `sdk-config`), which
     /// reads profiles too.
     pub fn from_env() -> Result<Self, String> {
@@ -127,7 +137,7 @@ impl DynamoStore {
             .identity_cache(IdentityCache::no_cache())
             .timeout_config(timeouts())
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .http_client(http_client(Transport::for_endpoint(endpoint.as_deref())));
+            .http_client(http_client(transport(endpoint.as_deref())));
         config.set_endpoint_url(endpoint);
         Ok(Self::new(Client::from_conf(config.build()), table))
     }
@@ -160,7 +170,7 @@ impl DynamoStore {
         if let Some(url) = endpoint {
             loader = loader.endpoint_url(url);
         }
-        loader = loader.http_client(http_client(Transport::for_endpoint(local)));
+        loader = loader.http_client(http_client(transport(local)));
         let config = loader.load().await;
         Self::new(Client::new(&config), table)
     }

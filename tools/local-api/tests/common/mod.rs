@@ -117,7 +117,7 @@ impl Drop for Api {
 
 impl Api {
     pub async fn start<S: Store + 'static>(store: S) -> Api {
-        Self::start_with_budget(store, companies::store::deadline::LOCAL_BUDGET).await
+        Self::start_with_budget(store, companies::runner::LOCAL_BUDGET).await
     }
 
     /// The local API with another time budget per request.

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use companies::operations::{by_name, On};
-use companies::store::dynamo::audit::FUNCTION_HEADER;
+use companies::store::dynamo::full_table::FUNCTION_HEADER;
 use companies::store::DynamoStore;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};

@@ -1,0 +1,8 @@
+//! The `add-bank-account` Lambda.
+
+fn main() -> Result<(), companies::runner::lambda::Error> {
+    companies::runner::lambda::start(
+        env!("CARGO_BIN_NAME"),
+        companies::handlers::add_bank_account,
+    )
+}

@@ -1,0 +1,8 @@
+//! The `delete-bank-account` Lambda.
+
+fn main() -> Result<(), companies::runner::lambda::Error> {
+    companies::runner::lambda::start(
+        env!("CARGO_BIN_NAME"),
+        companies::handlers::delete_bank_account,
+    )
+}

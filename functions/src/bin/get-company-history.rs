@@ -1,0 +1,8 @@
+//! The `get-company-history` Lambda.
+
+fn main() -> Result<(), companies::runner::lambda::Error> {
+    companies::runner::lambda::start(
+        env!("CARGO_BIN_NAME"),
+        companies::handlers::get_company_history,
+    )
+}

@@ -1,0 +1,5 @@
+//! The `list-companies` Lambda.
+
+fn main() -> Result<(), companies::runner::lambda::Error> {
+    companies::runner::lambda::start(env!("CARGO_BIN_NAME"), companies::handlers::list_companies)
+}

@@ -1,0 +1,8 @@
+//! The `update-bank-account` Lambda.
+
+fn main() -> Result<(), companies::runner::lambda::Error> {
+    companies::runner::lambda::start(
+        env!("CARGO_BIN_NAME"),
+        companies::handlers::update_bank_account,
+    )
+}
