@@ -2,7 +2,7 @@
 #   make run    the API on http://127.0.0.1:${PORT:-3000}, in-memory store, no Docker, no AWS
 #   make test   every test and check, including the DynamoDB Local- and PostgreSQL-backed suites
 #               (started and stopped here) and the template linters
-.PHONY: run run-dynamodb import reindex seed docs docs-assets browser-test test lint lint-template schemathesis unit sam-validate sam-build bench bench-smoke ci clean
+.PHONY: run run-dynamodb sam-local sam-test import reindex seed docs docs-assets browser-test test lint lint-template schemathesis unit sam-validate sam-build bench bench-smoke ci clean
 
 # `make run SEED=1` also fills it with a few dozen realistic companies once it answers.
 run: docs-assets
@@ -12,6 +12,12 @@ run: docs-assets
 # The local API on DynamoDB Local instead of the in-memory store.
 run-dynamodb: docs-assets
 	scripts/dynamodb-local.sh cargo run --quiet -p local-api
+
+# The packaged functions (sam build) in Docker through `sam local start-api` on
+# http://127.0.0.1:$${SAM_PORT:-3001}, against DynamoDB Local: installs and starts what it needs
+# (see scripts/sam-local.sh).
+sam-local:
+	scripts/sam-local.sh start-api
 
 # Moves the Flask service's PostgreSQL data into a table: make import FROM=postgresql://… TABLE=…
 # (credentials, region and AWS_ENDPOINT_URL_DYNAMODB from the environment; ARGS for more flags).
@@ -42,6 +48,12 @@ browser-test:
 test: lint lint-template
 	REQUIRE_DYNAMODB=1 REQUIRE_POSTGRES=1 scripts/postgres.sh scripts/dynamodb-local.sh sh -c 'cargo test --workspace --all-targets && scripts/schemathesis.sh'
 	scripts/browser-test.sh
+	scripts/sam-local.sh test
+
+# Every sample event through `sam local invoke`, init errors, a CRUD round trip through
+# `sam local start-api` (Docker, SAM, the base image and DynamoDB Local set up as needed).
+sam-test:
+	scripts/sam-local.sh test
 
 # Schemathesis alone against the local API on the in-memory store.
 schemathesis:
@@ -79,7 +91,7 @@ bench:
 bench-smoke:
 	bench/run.sh smoke
 
-ci: test sam-build bench-smoke
+ci: test bench-smoke
 
 clean:
 	cargo clean

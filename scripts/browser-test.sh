@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The API reference's browser test (docs/tests/): installs Debian's Chromium if it is missing
+# The API reference's browser test (reference/tests/): installs Debian's Chromium if it is missing
 # (as root, as CI runs; others are told to), the renderer and playwright-core from the npm
 # registry, builds the local API, and runs the test with node's test runner. Screenshots go
 # to target/docs-reference.png and target/docs-try-it.png.
@@ -18,4 +18,4 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
 fi
 scripts/docs-assets.sh
 cargo build --quiet -p local-api
-node --test docs/tests/
+node --test reference/tests/

@@ -35,4 +35,4 @@ fi
 
 export PATH="$venv/bin:$PATH"
 export SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
-"$@"
+exec "$@"

@@ -12,8 +12,8 @@ use hyper::StatusCode;
 
 /// The contract, as committed beside the template.
 pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
-const INDEX_HTML: &str = include_str!("../../../docs/index.html");
-const DOCS_JS: &str = include_str!("../../../docs/docs.js");
+const INDEX_HTML: &str = include_str!("../../../reference/index.html");
+const DOCS_JS: &str = include_str!("../../../reference/docs.js");
 
 /// The renderer's files the page loads, with their media types.
 pub const ASSETS: &[(&str, &str)] = &[
@@ -25,7 +25,10 @@ pub const ASSETS: &[(&str, &str)] = &[
 /// Where `scripts/docs-assets.sh` installs the renderer (`DOCS_ASSETS` overrides it).
 pub fn assets_dir() -> PathBuf {
     std::env::var_os("DOCS_ASSETS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/node_modules/swagger-ui-dist"),
+        || {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../reference/node_modules/swagger-ui-dist")
+        },
         PathBuf::from,
     )
 }

@@ -2,6 +2,7 @@
 //! (see [`companies::routes::ROUTES`]) to the same handlers the Lambdas run.
 
 pub mod docs;
+pub mod sample;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -25,6 +25,13 @@ async fn main() -> ExitCode {
             };
         }
     }
+    // `local-api create-table`: the table named by TABLE_NAME at AWS_ENDPOINT_URL_DYNAMODB,
+    // if missing, with the company the sample events name (`scripts/sam-local.sh`).
+    if let [command] = args.as_slice() {
+        if command == "create-table" {
+            return create_table().await;
+        }
+    }
     companies::telemetry::init();
     let port = std::env::var("PORT")
         .ok()
@@ -58,6 +65,31 @@ async fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+async fn create_table() -> ExitCode {
+    let Ok(table) = std::env::var("TABLE_NAME") else {
+        eprintln!("create-table: set TABLE_NAME (and AWS_ENDPOINT_URL_DYNAMODB)");
+        return ExitCode::FAILURE;
+    };
+    let store = DynamoStore::connect(table.clone()).await;
+    let ready = match store.ensure_table().await {
+        Ok(()) => local_api::sample::file(&store).await,
+        Err(e) => Err(e),
+    };
+    match ready {
+        Ok(_) => {
+            eprintln!(
+                "table {table} is ready, with the company the sample events name ({})",
+                local_api::sample::COMPANY_ID
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot prepare table {table}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// What it serves, printed at start in one write, and never fatal: a reader (a test, a

@@ -3,7 +3,7 @@
 // create a company with try-it and see its 201, and keep a screenshot for the README. Any
 // browser console error, and any request that would leave this machine, fails the test.
 //
-//   node --test docs/tests/    (scripts/browser-test.sh installs Chromium and builds the API)
+//   node --test reference/tests/   (scripts/browser-test.sh installs Chromium and builds the API)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# `sam local` on this machine: the packaged functions (what `sam build` makes for Lambda) in
+# Docker, against DynamoDB Local, with every connection on 127.0.0.1.
+#
+#   scripts/sam-local.sh start-api                the API on http://127.0.0.1:${SAM_PORT:-3001}
+#   scripts/sam-local.sh invoke FUNCTION EVENT    one event, e.g. GetBanksFunction events/get-banks.json
+#   scripts/sam-local.sh test                     the SAM suite (tools/local-api/tests/sam.rs)
+#   scripts/sam-local.sh run COMMAND...           COMMAND with all of it ready (bench/sam-local.sh)
+#
+# Each step is skipped when already done: Docker (Debian's docker.io; dockerd without a bridge
+# or iptables rules), arm64 emulation (qemu-user-static through binfmt_misc; without it the
+# functions are built for x86_64, and this says so), the functions' base image
+# companies-lambda-base:<arch> (a Debian minbase root file system made by debootstrap and
+# `docker import`ed: no registry is needed), `sam build`, DynamoDB Local with the table, and
+# env.json. SAM runs through scripts/sam_host_network.py so that the containers share the
+# host's network: see docs/decisions/0005-sam-local.md.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mode=${1:?usage: scripts/sam-local.sh start-api | invoke FUNCTION EVENT | test | run COMMAND...}
+shift
+mkdir -p target/sam-local
+say() { echo "sam-local: $*" >&2; }
+fail() { say "$*"; exit 1; }
+
+apt_install() {
+  command -v apt-get >/dev/null || fail "$1 is missing and this is not a Debian machine: install $1"
+  [ "$(id -u)" = 0 ] || fail "$1 is missing: install it as root (apt-get install -y $*)"
+  say "installing $* (apt-get)"
+  [ -n "$(find /var/lib/apt/lists -name '*Packages*' -print -quit 2>/dev/null)" ] || apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2 || {
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2; }
+}
+
+# Docker: a daemon without a bridge network or iptables rules, so containers only ever use
+# the host's network (loopback).
+ensure_docker() {
+  command -v dockerd >/dev/null || apt_install docker.io
+  if docker info >/dev/null 2>&1; then return; fi
+  [ "$(id -u)" = 0 ] || fail "Docker is not running and only root can start it here"
+  say "starting dockerd (--bridge=none --iptables=false; log: target/sam-local/dockerd.log)"
+  (setsid dockerd --bridge=none --iptables=false --ip-masq=false >target/sam-local/dockerd.log 2>&1 &)
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && return; sleep 0.5; done
+  tail -n 20 target/sam-local/dockerd.log >&2 || true
+  fail "Docker did not start (log above): sam local cannot run here"
+}
+
+# The functions' architecture: the template's (arm64) where this machine runs arm64 code,
+# natively or through qemu; x86_64 otherwise.
+choose_arch() {
+  if [ "$(uname -m)" = aarch64 ]; then arch=arm64; return; fi
+  if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    [ -x /usr/libexec/qemu-binfmt/aarch64-binfmt-P ] || apt_install qemu-user-static || true
+    [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+    if [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ] && [ -x /lib/systemd/systemd-binfmt ]; then
+      /lib/systemd/systemd-binfmt /usr/lib/binfmt.d/qemu-aarch64.conf 2>/dev/null || true
+    fi
+  fi
+  if [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && grep -q enabled /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+    arch=arm64
+  else
+    arch=x86_64
+    say "NOTE: no arm64 emulation on this machine (qemu-user-static through binfmt_misc);"
+    say "      the functions are built and run for x86_64 here, not for arm64 as deployed"
+  fi
+}
+
+# companies-lambda-base:<arch>: Debian bookworm minbase, enough for a provided.al2023-style
+# bootstrap (glibc) and for SAM's image build (sh, mv, chmod).
+ensure_base_image() {
+  image="companies-lambda-base:$arch"
+  if docker image inspect "$image" >/dev/null 2>&1; then return; fi
+  command -v debootstrap >/dev/null || apt_install debootstrap
+  local debarch rootfs
+  debarch=$([ "$arch" = arm64 ] && echo arm64 || echo amd64)
+  rootfs=$(mktemp -d /tmp/companies-rootfs.XXXXXX)
+  say "building $image: debootstrap --variant=minbase --arch=$debarch bookworm (a few minutes, once)"
+  debootstrap --variant=minbase --arch="$debarch" bookworm "$rootfs" http://deb.debian.org/debian \
+    >target/sam-local/debootstrap.log 2>&1 || { tail -n 20 target/sam-local/debootstrap.log >&2; fail "debootstrap failed"; }
+  rm -rf "$rootfs/var/cache/apt/archives"/*.deb "$rootfs/var/lib/apt/lists"/*
+  tar -C "$rootfs" -c . | docker import --platform "linux/$arch" - "$image" >/dev/null
+  rm -rf "$rootfs"
+  say "built $image"
+}
+
+sam() { scripts/tools.sh sam python3 scripts/sam_host_network.py "$@"; }
+
+# sam build of every function for $arch. Unless SAM_RELEASE=1 it uses a quick release
+# profile (no fat LTO, more codegen units): size and cold start are measured with the real one
+# (make bench), and on two cores the real one takes most of a test run.
+build() {
+  if [ "${SAM_RELEASE:-0}" != 1 ]; then
+    export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1
+  fi
+  say "sam build (Architecture=$arch)"
+  sam build --parameter-overrides "Architecture=$arch" >target/sam-local/build.log 2>&1 || {
+    tail -n 40 target/sam-local/build.log >&2; fail "sam build failed"; }
+}
+
+# env.json: every function of the template pointed at DynamoDB Local's table, with a local
+# cursor key (the deployed stack resolves its own from Secrets Manager).
+write_env() {
+  python3 - "$AWS_ENDPOINT_URL_DYNAMODB" "$TABLE_NAME" >target/sam-local/env.json <<'PY'
+import json, re, sys
+endpoint, table = sys.argv[1], sys.argv[2]
+ids = re.findall(r"^  (\w+Function):\n    Type: AWS::Serverless::Function", open("template.yaml").read(), re.M)
+env = {"TABLE_NAME": table, "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_REGION": "us-east-1",
+       "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
+       "CURSOR_SECRET": "sam-local development cursor key", "STAGE": "local"}
+print(json.dumps({f: env for f in ids}, indent=2))
+PY
+}
+
+prepare() {
+  ensure_docker
+  choose_arch
+  ensure_base_image
+  build
+  export SAM_ARCH=$arch SAM_IMAGE=$image
+}
+
+# The common arguments of `sam local invoke` and `sam local start-api` here.
+local_args=(--docker-network host --skip-pull-image --env-vars target/sam-local/env.json)
+
+case "$mode" in
+  start-api)
+    prepare
+    export TABLE_NAME=${TABLE_NAME:-companies-local}
+    exec scripts/dynamodb-local.sh sh -c '
+      cargo run --quiet -p local-api -- create-table && scripts/sam-local.sh _start-api'
+    ;;
+  _start-api)
+    arch=$SAM_ARCH
+    write_env
+    say "the packaged functions ($arch) on http://127.0.0.1:${SAM_PORT:-3001}, DynamoDB Local table $TABLE_NAME"
+    sam local start-api "${local_args[@]}" --invoke-image "companies-lambda-base:$arch" \
+      --host 127.0.0.1 --port "${SAM_PORT:-3001}" --warm-containers LAZY
+    ;;
+  invoke)
+    fn=${1:?usage: scripts/sam-local.sh invoke FUNCTION EVENT}
+    event=${2:?usage: scripts/sam-local.sh invoke FUNCTION EVENT}
+    prepare
+    export TABLE_NAME=${TABLE_NAME:-companies-local}
+    exec scripts/dynamodb-local.sh sh -c '
+      cargo run --quiet -p local-api -- create-table && scripts/sam-local.sh _invoke "$0" "$1"' "$fn" "$event"
+    ;;
+  _invoke)
+    arch=$SAM_ARCH
+    write_env
+    sam local invoke "${local_args[@]}" --invoke-image "companies-lambda-base:$arch" "$1" -e "$2"
+    ;;
+  run)
+    prepare
+    export TABLE_NAME=${TABLE_NAME:-companies-local}
+    exec scripts/dynamodb-local.sh sh -c '
+      cargo run --quiet -p local-api -- create-table && scripts/sam-local.sh _run "$@"' sh "$@"
+    ;;
+  _run)
+    arch=$SAM_ARCH
+    write_env
+    exec "$@"
+    ;;
+  test)
+    prepare
+    REQUIRE_SAM=1 REQUIRE_DYNAMODB=1 exec scripts/dynamodb-local.sh cargo test --workspace --test sam
+    ;;
+  *) fail "unknown mode $mode (start-api, invoke FUNCTION EVENT, test, run COMMAND...)" ;;
+esac
