@@ -20,9 +20,12 @@ sam-local:
 	scripts/sam-local.sh start-api
 
 # Moves the Flask service's PostgreSQL data into a table: make import FROM=postgresql://… TABLE=…
-# (credentials, region and AWS_ENDPOINT_URL_DYNAMODB from the environment; ARGS for more flags).
+# DAYS=<the stage's HistoryRetentionDays> (credentials, region and AWS_ENDPOINT_URL_DYNAMODB from
+# the environment; ARGS for more flags). Not echoed: FROM may hold a password (better in
+# PGPASSWORD or ~/.pgpass).
 import:
-	cargo run --quiet --release -p companies-import -- --from "$(FROM)" --table "$(TABLE)" $(ARGS)
+	@cargo run --quiet --release -p companies-import -- --from "$(FROM)" --table "$(TABLE)" \
+	  $(if $(DAYS),--history-retention-days $(DAYS)) $(ARGS)
 
 # Sets the name index right after a release that changes how names fold (see the README):
 # make reindex TABLE=… [ARGS=--dry-run] (AWS settings from the environment, as for import).

@@ -134,6 +134,7 @@ def main():
         url = legacy_database(n)
         started = time.monotonic()
         proc = subprocess.Popen([IMPORTER, "--from", url, "--table", table, "--create-table", "--quiet",
+                                 "--history-retention-days", "30",
                                  "--rejects", f"target/{table}-rejects.jsonl"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _, status, usage = os.wait4(proc.pid, 0)

@@ -10,6 +10,7 @@ fn info(request_id: &str) -> RequestInfo<'_> {
     RequestInfo {
         function: "get-company",
         request_id,
+        apigw_request_id: None,
         route: "GET /companies/{id}",
         path: "/companies/x",
     }

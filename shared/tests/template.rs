@@ -267,6 +267,7 @@ async fn every_sample_event_runs_through_its_handler() {
                 operation: ChangeKind::Create,
                 actor: "seed".into(),
                 request_id: "seed".into(),
+                lambda_request_id: None,
             };
             store
                 .create(&seed, None, Some(&audit.created(&seed)))

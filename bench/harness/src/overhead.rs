@@ -57,6 +57,7 @@ pub async fn seed_event(store: &DynamoStore, event: &str) -> Result<(), String> 
         operation: ChangeKind::Create,
         actor: "bench".into(),
         request_id: "seed".into(),
+        lambda_request_id: None,
     }
     .created(&company);
     match store.create(&company, None, Some(&entry)).await {

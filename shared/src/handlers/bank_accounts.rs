@@ -67,7 +67,7 @@ pub async fn add_bank_account<S: CompanyReader + CompanyUpdater + IdempotencyRea
         store,
         id,
         if_match.as_ref(),
-        &audit(&req, ChangeKind::AddBankAccount),
+        &audit(&req, ChangeKind::AddBankAccount)?,
         |current| Ok(current.with_account_added(&account, now())?),
         |company, added| {
             idempotency
@@ -108,7 +108,7 @@ pub async fn update_bank_account<S: CompanyReader + CompanyUpdater>(
         store,
         t.company,
         t.if_match.as_ref(),
-        &audit(&req, ChangeKind::UpdateBankAccount),
+        &audit(&req, ChangeKind::UpdateBankAccount)?,
         |current| {
             let doc = merge_patch(current.account(t.account)?.to_document(), &patch);
             Ok(current.with_account_replaced(t.account, &validated(doc)?, now())?)
@@ -129,7 +129,7 @@ pub async fn delete_bank_account<S: CompanyReader + CompanyUpdater>(
         store,
         t.company,
         t.if_match.as_ref(),
-        &audit(&req, ChangeKind::DeleteBankAccount),
+        &audit(&req, ChangeKind::DeleteBankAccount)?,
         |current| Ok((current.without_account(t.account, now())?, ())),
         no_record,
     )

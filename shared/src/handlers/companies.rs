@@ -52,7 +52,7 @@ pub async fn create_company<S: CompanyCreator + IdempotencyReader>(
             .map_err(|e| Problem::internal().caused_by(e.to_string()))?,
     };
     let record = idempotency.as_ref().map(|i| i.record(&answer));
-    let entry = audit(&req, ChangeKind::Create).created(&company);
+    let entry = audit(&req, ChangeKind::Create)?.created(&company);
     if let Err(e) = store.create(&company, record.as_ref(), Some(&entry)).await {
         let key_taken = matches!(e, StoreError::IdempotencyKeyTaken);
         return twin_answer(store, idempotency.as_ref(), e.into(), key_taken).await;
@@ -225,7 +225,7 @@ pub async fn update_company<S: CompanyReader + CompanyUpdater>(store: &S, req: R
         store,
         id,
         if_match.as_ref(),
-        &audit(&req, kind),
+        &audit(&req, kind)?,
         |current| Ok((current.replaced_by(change.apply(current)?, now()), ())),
         no_record,
     )
@@ -241,7 +241,7 @@ pub async fn delete_company<S: CompanyReader + CompanyDeleter>(store: &S, req: R
         store,
         id,
         if_match.as_ref(),
-        &audit(&req, ChangeKind::Delete),
+        &audit(&req, ChangeKind::Delete)?,
         |_| Ok((Deleted, ())),
         no_record,
     )

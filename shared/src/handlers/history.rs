@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{page_limit, Handled};
 use crate::http::request::{path_id, query};
 use crate::http::{cursor, json, Problem};
-use crate::model::HistoryEntry;
+use crate::model::{history, HistoryEntry};
 use crate::store::HistoryReader;
 
 #[derive(Serialize)]
@@ -30,8 +30,9 @@ pub async fn get_company_history<S: HistoryReader>(store: &S, req: Request) -> H
     if page.items.is_empty() && before.is_none() {
         return Err(Problem::company_not_found());
     }
+    let items = history::answered(page.items, page.next_before.is_none());
     let body = HistoryBody {
-        items: &page.items,
+        items: &items,
         next_cursor: page.next_before.map(|v| cursor::encode_history(id, v)),
     };
     Ok(json(StatusCode::OK, &body))

@@ -32,28 +32,34 @@ fn page_limit(text: Option<&String>) -> Result<usize, Problem> {
     }
 }
 
-use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use crate::http::idempotency::{caller, Idempotency};
-use crate::http::Problem;
+use crate::http::idempotency::{actor, caller, Idempotency};
+use crate::http::{authenticated, gateway_request_id, Problem};
 use crate::model::{Audit, ChangeKind};
 use crate::store::IdempotencyReader;
 
 /// Who makes the change `operation` with `req`: the caller (`anonymous` where the API is
-/// open, as locally) and the request id (API Gateway's, or the Lambda's, or the local API's).
-fn audit(req: &Request, operation: ChangeKind) -> Audit {
-    let request_id = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
-        _ => None,
-    }
-    .or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()))
-    .unwrap_or_default();
-    Audit {
+/// open; refused with a 403 behind the authorizer when the token names nobody), API Gateway's
+/// request id (the local API's locally) and the Lambda invocation's, which the access log
+/// carries too, so an entry and the log lines of its request join either way.
+fn audit(req: &Request, operation: ChangeKind) -> Result<Audit, Problem> {
+    audit_as(req, operation, authenticated())
+}
+
+fn audit_as(req: &Request, operation: ChangeKind, authenticated: bool) -> Result<Audit, Problem> {
+    let lambda_request_id = req
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .filter(|id| !id.is_empty());
+    Ok(Audit {
         operation,
-        actor: caller(req).unwrap_or_else(|| "anonymous".to_owned()),
-        request_id,
-    }
+        actor: actor(caller(req), authenticated)?,
+        request_id: gateway_request_id(req)
+            .or_else(|| lambda_request_id.clone())
+            .unwrap_or_default(),
+        lambda_request_id,
+    })
 }
 
 /// What every handler returns.
@@ -93,5 +99,60 @@ async fn replay_if_used<S: IdempotencyReader>(
     match store.idempotency_record(idem.key()).await? {
         Some(record) => idem.replay(&record).map(Some),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
+        ApiGatewayV2httpRequestContext,
+    };
+    use lambda_http::request::RequestContext;
+    use lambda_http::Context;
+
+    use super::*;
+
+    /// A request as a function receives it: API Gateway's id, the Lambda's, and the claims.
+    fn request(claims: &[(&str, &str)]) -> Request {
+        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+        jwt.claims = claims
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer.jwt = Some(jwt);
+        let mut ctx = ApiGatewayV2httpRequestContext::default();
+        ctx.request_id = Some("apigw-1".into());
+        ctx.authorizer = Some(authorizer);
+        let mut lambda = Context::default();
+        lambda.request_id = "lambda-1".into();
+        Request::default()
+            .with_request_context(RequestContext::ApiGatewayV2(ctx))
+            .with_lambda_context(lambda)
+    }
+
+    #[test]
+    fn a_change_behind_the_authorizer_needs_a_caller() {
+        let nobody = audit_as(&request(&[]), ChangeKind::Create, true);
+        assert_eq!(nobody.map(|a| a.actor).unwrap_err().status, 403);
+        let empty = audit_as(&request(&[("sub", "")]), ChangeKind::Update, true);
+        assert_eq!(empty.map(|a| a.actor).unwrap_err().status, 403);
+        let client = audit_as(&request(&[("client_id", "c1")]), ChangeKind::Delete, true);
+        assert_eq!(client.map(|a| a.actor).ok().as_deref(), Some("c1"));
+        // Where the API is open (the local API, sam local) the change is anonymous.
+        let open = audit_as(&request(&[]), ChangeKind::Create, false);
+        assert_eq!(open.map(|a| a.actor).ok().as_deref(), Some("anonymous"));
+    }
+
+    #[test]
+    fn a_change_carries_both_request_ids() {
+        let audit = audit_as(&request(&[("sub", "u1")]), ChangeKind::Create, true).unwrap();
+        assert_eq!(audit.request_id, "apigw-1");
+        assert_eq!(audit.lambda_request_id.as_deref(), Some("lambda-1"));
+        // Without API Gateway (a direct invocation), the Lambda's id stands for both.
+        let direct = Request::default().with_lambda_context(Context::default());
+        let audit = audit_as(&direct, ChangeKind::Create, false).unwrap();
+        assert_eq!(audit.lambda_request_id, None);
     }
 }

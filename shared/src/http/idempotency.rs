@@ -54,13 +54,14 @@ pub fn caller(req: &Request) -> Option<String> {
         .cloned()
 }
 
-/// Whom a key belongs to: the caller, or `anonymous` where the API is open (locally). A
-/// deployed function refuses a key it cannot tie to a caller.
-fn subject(caller: Option<String>, deployed: bool) -> Result<String, Problem> {
+/// Who makes a change: the caller, or `anonymous` where the API is open (the local API, `sam
+/// local`). Behind the authorizer a token naming no caller cannot change anything: every change
+/// and every idempotency key is attributed to someone.
+pub fn actor(caller: Option<String>, authenticated: bool) -> Result<String, Problem> {
     match caller {
         Some(id) => Ok(id),
-        None if deployed => Err(Problem::bad_request(
-            "An Idempotency-Key needs a caller identity: the token carries neither sub nor client_id.",
+        None if authenticated => Err(Problem::forbidden(
+            "The token identifies no caller (it carries neither sub nor client_id); changes need one.",
         )),
         None => Ok("anonymous".to_owned()),
     }
@@ -93,7 +94,7 @@ impl Idempotency {
         if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(bad());
         }
-        let subject = subject(caller(req), super::deployed())?;
+        let subject = actor(caller(req), super::authenticated())?;
         let canonical = serde_json::to_string(document).unwrap_or_default();
         Ok(Some(Idempotency {
             key: hex_digest(&[subject.as_bytes(), key.as_bytes()]),
@@ -259,10 +260,10 @@ mod tests {
         let a = Idempotency::from_request(&with_claims(&[("client_id", "c1")]), &d);
         let b = Idempotency::from_request(&with_claims(&[("client_id", "c2")]), &d);
         assert_ne!(a.unwrap().unwrap().key, b.unwrap().unwrap().key);
-        // Deployed, a key without an identity is refused; locally it is the anonymous caller's.
-        assert_eq!(subject(None, true).unwrap_err().status, 400);
-        assert_eq!(subject(None, false).unwrap(), "anonymous");
-        assert_eq!(subject(Some("u1".into()), true).unwrap(), "u1");
+        // Behind the authorizer, no identity is refused; on an open API it is anonymous.
+        assert_eq!(actor(None, true).unwrap_err().status, 403);
+        assert_eq!(actor(None, false).unwrap(), "anonymous");
+        assert_eq!(actor(Some("u1".into()), true).unwrap(), "u1");
     }
 
     #[test]

@@ -18,6 +18,25 @@ pub fn deployed() -> bool {
     std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
 }
 
+/// Whether every request reaches the function through the JWT authorizer: deployed on AWS, and
+/// not under `sam local` (which sets `AWS_SAM_LOCAL=true` and has no authorizer). Where it
+/// does, a change from a token that names no caller is refused.
+pub fn authenticated() -> bool {
+    deployed() && std::env::var("AWS_SAM_LOCAL").as_deref() != Ok("true")
+}
+
+/// API Gateway's id of the request (the access log's `requestId`), when it came through one.
+pub fn gateway_request_id(req: &lambda_http::Request) -> Option<String> {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.request_id.clone().filter(|id| !id.is_empty())
+        }
+        _ => None,
+    }
+}
+
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 

@@ -39,9 +39,22 @@ pub struct HistoryEntry {
     pub actor: String,
     /// The API Gateway request id (the local server's locally).
     pub request_id: String,
+    /// The Lambda invocation's request id (the access log's `request_id`), where a function
+    /// made the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda_request_id: Option<String>,
     /// The merge patch from the previous version; the whole company for `create` and a first
-    /// `import`, `null` for `delete`.
+    /// `import`, `null` for `delete`. On the oldest entry left once earlier ones reached the end
+    /// of their retention, the whole company at this version (see [`rebased`]).
     pub changes: Value,
+    /// Set on that oldest entry: its `changes` is the whole company, not a patch.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rebased: bool,
+    /// The whole company at this version (none for a delete): stored with every entry, so that
+    /// whichever entry is the oldest left can stand for those gone before it. Never part of an
+    /// answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Value>,
     /// The id of the Flask service's row an `import` came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legacy_id: Option<i64>,
@@ -57,18 +70,29 @@ pub struct Audit {
     pub operation: ChangeKind,
     pub actor: String,
     pub request_id: String,
+    pub lambda_request_id: Option<String>,
 }
 
 impl Audit {
-    /// The entry of version `version`, made at `at`, with `changes`.
-    pub fn entry(&self, version: u64, at: OffsetDateTime, changes: Value) -> HistoryEntry {
+    /// The entry of version `version`, made at `at`, with `changes`, leaving the company as
+    /// `state` (`None`: deleted).
+    pub fn entry(
+        &self,
+        version: u64,
+        at: OffsetDateTime,
+        changes: Value,
+        state: Option<&Company>,
+    ) -> HistoryEntry {
         HistoryEntry {
             version,
             at,
             operation: self.operation,
             actor: self.actor.clone(),
             request_id: self.request_id.clone(),
+            lambda_request_id: self.lambda_request_id.clone(),
             changes,
+            rebased: false,
+            snapshot: state.map(|c| Value::Object(representation(c))),
             legacy_id: None,
             legacy_created: None,
         }
@@ -86,7 +110,12 @@ impl Audit {
         HistoryEntry {
             legacy_id: Some(legacy_id),
             legacy_created,
-            ..self.entry(company.version, at, Value::Object(representation(company)))
+            ..self.entry(
+                company.version,
+                at,
+                Value::Object(representation(company)),
+                Some(company),
+            )
         }
     }
 
@@ -113,19 +142,40 @@ impl Audit {
             company.version,
             company.created,
             Value::Object(representation(company)),
+            Some(company),
         )
     }
 
     /// The entry of `next`, the version after `current`.
     pub fn changed(&self, current: &Company, next: &Company) -> HistoryEntry {
         let patch = merge_diff(&representation(current), &representation(next));
-        self.entry(next.version, next.updated, Value::Object(patch))
+        self.entry(next.version, next.updated, Value::Object(patch), Some(next))
     }
 
     /// The entry of the deletion of `current`, at `at`.
     pub fn deleted(&self, current: &Company, at: OffsetDateTime) -> HistoryEntry {
-        self.entry(current.version + 1, at, Value::Null)
+        self.entry(current.version + 1, at, Value::Null, None)
     }
+}
+
+/// A page of a company's history as the API answers it, newest first. `oldest_left`: the page
+/// ends with the oldest entry still kept. Snapshots stay behind; when earlier entries have
+/// reached the end of their retention (the oldest kept is not version 1), the oldest kept
+/// answers with the whole company at its version as `changes`, marked `rebased`, so applying
+/// the trail oldest first to `{}` still gives the company (a delete left alone stays `null`:
+/// nothing to rebuild). An entry stored without a snapshot keeps its patch.
+pub fn answered(mut entries: Vec<HistoryEntry>, oldest_left: bool) -> Vec<HistoryEntry> {
+    let oldest = entries.len().checked_sub(1);
+    for (i, entry) in entries.iter_mut().enumerate() {
+        let snapshot = entry.snapshot.take();
+        if oldest_left && Some(i) == oldest && entry.version > 1 {
+            if let Some(whole) = snapshot {
+                entry.changes = whole;
+                entry.rebased = true;
+            }
+        }
+    }
+    entries
 }
 
 /// The company as `GET` returns it, less `updated` and `version` and null members: the state
@@ -203,6 +253,7 @@ mod tests {
             operation: ChangeKind::Update,
             actor: "u".into(),
             request_id: "r".into(),
+            lambda_request_id: None,
         };
         let entry = audit.changed(&a, &b);
         assert_eq!(
@@ -245,6 +296,7 @@ mod tests {
             operation: ChangeKind::Update,
             actor: "a".into(),
             request_id: "r".into(),
+            lambda_request_id: None,
         };
         for _walk in 0..50 {
             let mut current = company(

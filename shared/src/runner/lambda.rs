@@ -142,6 +142,7 @@ where
             .map(|c| c.request_id.clone())
             .unwrap_or_default();
         let route = route_key(&req);
+        let apigw_request_id = crate::http::gateway_request_id(&req);
         let path = req.uri().path().to_owned();
         let response = handler(req);
         async move {
@@ -149,6 +150,7 @@ where
             let info = RequestInfo {
                 function,
                 request_id: &request_id,
+                apigw_request_id: apigw_request_id.as_deref(),
                 route: &route,
                 path: &path,
             };

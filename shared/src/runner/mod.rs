@@ -68,7 +68,10 @@ pub fn status_class(status: u16) -> &'static str {
 /// What a request is, for its log line.
 pub struct RequestInfo<'a> {
     pub function: &'static str,
+    /// The Lambda invocation's id (the local API's own id locally).
     pub request_id: &'a str,
+    /// API Gateway's id of the request, which its access log and the history entry carry.
+    pub apigw_request_id: Option<&'a str>,
     /// The route key, e.g. `PATCH /companies/{id}`.
     pub route: &'a str,
     pub path: &'a str,
@@ -108,6 +111,7 @@ where
             path = info.path,
             status,
             latency_ms,
+            apigw_request_id = info.apigw_request_id,
             "request"
         )
     });

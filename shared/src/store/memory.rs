@@ -331,10 +331,12 @@ impl HistoryReader for MemoryStore {
     ) -> Result<HistoryPage, StoreError> {
         let tables = self.lock()?;
         let upper = before.unwrap_or(u64::MAX);
+        let now = unix_now();
         let items = tables
             .history
             .range((id, 0)..(id, upper))
             .rev()
+            .filter(|(_, e)| super::history_expires_at(e) > now)
             .map(|(_, e)| e.clone())
             .take(limit.saturating_add(1))
             .collect();

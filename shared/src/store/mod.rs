@@ -282,6 +282,33 @@ pub(crate) fn first_page<T, K>(
 }
 
 /// Current Unix time in seconds.
+/// Days a history entry is kept: what [`set_history_retention_days`] set, else
+/// `HISTORY_RETENTION_DAYS` (the stack sets the stage's), else five years, the Brazilian
+/// limitation period for tax records. The table's TTL removes an entry then.
+static HISTORY_RETENTION_DAYS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+
+fn history_retention_days() -> i64 {
+    *HISTORY_RETENTION_DAYS.get_or_init(|| {
+        std::env::var("HISTORY_RETENTION_DAYS")
+            .ok()
+            .and_then(|d| d.parse().ok())
+            .filter(|d| *d > 0)
+            .unwrap_or(1827)
+    })
+}
+
+/// Sets the retention of every history entry this process writes, before the first one
+/// (a tool that writes to a stage's table takes the stage's setting). False if already set.
+pub fn set_history_retention_days(days: u32) -> bool {
+    HISTORY_RETENTION_DAYS.set(i64::from(days)).is_ok()
+}
+
+/// When `entry`'s retention ends (Unix seconds): its time plus the retention. Both stores treat
+/// an entry past it as gone.
+pub fn history_expires_at(entry: &HistoryEntry) -> i64 {
+    entry.at.unix_timestamp() + history_retention_days() * 24 * 60 * 60
+}
+
 pub fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }

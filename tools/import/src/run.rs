@@ -35,6 +35,35 @@ pub struct Options {
     pub run_id: String,
     /// Delete the companies imported from rows the source no longer holds.
     pub carry_deletions: bool,
+    /// Carry deletions over even past [`MASS_DELETE_PERCENT`], or from an empty source.
+    pub allow_mass_delete: bool,
+}
+
+/// A run carrying deletions over refuses to delete more than this share of the imported
+/// companies (or any, when the source holds no company) without `--allow-mass-delete`: an
+/// empty or wrong source database (a fresh restore, another stage's) must not empty the table.
+pub const MASS_DELETE_PERCENT: u64 = 10;
+
+/// Why deleting `gone` of `imported` companies, with `source_rows` rows in the source, is
+/// refused; `None` when it is not.
+pub fn mass_delete(gone: u64, imported: u64, source_rows: u64) -> Option<String> {
+    if gone == 0 {
+        return None;
+    }
+    let percent = gone * 100 / imported.max(1);
+    if source_rows == 0 {
+        Some(format!(
+            "refusing to delete the {gone} imported companies: the source holds no company at \
+             all (an empty or wrong database?)"
+        ))
+    } else if gone * 100 > imported * MASS_DELETE_PERCENT {
+        Some(format!(
+            "refusing to delete {gone} of the {imported} imported companies ({percent} %, more \
+             than {MASS_DELETE_PERCENT} %): is this the right source database?"
+        ))
+    } else {
+        None
+    }
 }
 
 /// The end of a run, printed as the summary.
@@ -56,6 +85,12 @@ pub struct Summary {
     pub companies_deleted: u64,
     /// Whether the run looked for rows deleted from the source.
     pub carry_deletions: bool,
+    /// With `carry_deletions`: rows imported by earlier runs (the table's legacy markers), and
+    /// how many of them the source no longer holds.
+    pub rows_imported: u64,
+    pub rows_gone: u64,
+    /// Deleting them was refused as a mass deletion (see [`mass_delete`]): nothing deleted.
+    pub mass_delete_refused: bool,
     /// Rows refused, by rule.
     pub refused: BTreeMap<String, u64>,
     /// Account rows imported as another row of the same company.
@@ -248,37 +283,60 @@ fn unless_changed_in_between(
 }
 
 /// Deletes the companies imported from rows the source (`tx`) no longer holds: walks the
-/// table's legacy markers a page at a time, asks the source which of their rows it still holds,
-/// and retires each of the others ([`retire`]).
+/// table's legacy markers a page at a time and asks the source which of their rows it still
+/// holds; then, unless that is a mass deletion not allowed ([`mass_delete`]), retires each of
+/// the others ([`retire`]).
 async fn carry_deletions<S: CompanyImporter + CompanyDeleter>(
     store: &S,
     tx: &Transaction<'_>,
     audit: &Audit,
+    allow_mass_delete: bool,
     rejects: &mut dyn Write,
     summary: &mut Summary,
 ) -> Result<(), String> {
     let dry_run = summary.dry_run;
     let mut from = None;
+    let mut gone = Vec::new();
     loop {
         let (page, next) = markers_page(store, from.take()).await?;
+        summary.rows_imported += page.len() as u64;
         let ids: Vec<i32> = page
             .iter()
             .filter_map(|(id, _)| i32::try_from(*id).ok())
             .collect();
         let held = source::existing(tx, &ids).await?;
-        for id in ids.into_iter().filter(|id| !held.contains(id)) {
-            let what = format!("deleting the company of client_company {id}");
-            match backing_off(&what, || retire(store, id, audit, dry_run)).await? {
-                Written::Deleted => summary.companies_deleted += 1,
-                Written::Conflict(report) => record(rejects, &report, summary)?,
-                _ => {}
-            }
-        }
+        gone.extend(ids.into_iter().filter(|id| !held.contains(id)));
         match next {
             Some(position) => from = Some(position),
-            None => return Ok(()),
+            None => break,
         }
     }
+    summary.rows_gone = gone.len() as u64;
+    let refusal = mass_delete(
+        summary.rows_gone,
+        summary.rows_imported,
+        summary.companies_read,
+    );
+    if let (Some(why), false) = (refusal, allow_mass_delete) {
+        summary.mass_delete_refused = true;
+        if dry_run {
+            eprintln!("companies-import: a run would stop here, {why} (--allow-mass-delete if so)");
+            return Ok(());
+        }
+        return Err(format!(
+            "{why} Nothing was deleted; if the deletions are meant, run again with \
+             --allow-mass-delete"
+        ));
+    }
+    for id in gone {
+        let what = format!("deleting the company of client_company {id}");
+        match backing_off(&what, || retire(store, id, audit, dry_run)).await? {
+            Written::Deleted => summary.companies_deleted += 1,
+            Written::Conflict(report) => record(rejects, &report, summary)?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The page of the table's legacy markers from `from`, backing off while DynamoDB is
@@ -377,6 +435,7 @@ async fn import<S: CompanyImporter + CompanyDeleter + Clone + 'static>(
         operation: ChangeKind::Import,
         actor: options.actor.clone(),
         request_id: options.run_id.clone(),
+        lambda_request_id: None,
     });
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut writes: JoinSet<(usize, Result<Written, String>)> = JoinSet::new();
@@ -446,7 +505,15 @@ async fn import<S: CompanyImporter + CompanyDeleter + Clone + 'static>(
             operation: ChangeKind::Delete,
             ..Audit::clone(&audit)
         };
-        carry_deletions(store, &tx, &audit, rejects, summary).await?;
+        carry_deletions(
+            store,
+            &tx,
+            &audit,
+            options.allow_mass_delete,
+            rejects,
+            summary,
+        )
+        .await?;
     }
     rejects
         .flush()
@@ -481,6 +548,15 @@ fn tally(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_mass_deletion_is_more_than_a_tenth_or_an_empty_source() {
+        assert_eq!(mass_delete(0, 100, 0), None);
+        assert_eq!(mass_delete(10, 100, 90), None);
+        assert!(mass_delete(11, 100, 89).is_some());
+        assert!(mass_delete(1, 1, 0).unwrap().contains("no company"));
+        assert!(mass_delete(1, 5, 4).is_some(), "1 of 5 is 20 %");
+    }
     use std::collections::BTreeSet;
     use std::sync::Mutex;
 
@@ -558,6 +634,7 @@ mod tests {
             operation: ChangeKind::Import,
             actor: "test".into(),
             request_id: "run".into(),
+            lambda_request_id: None,
         }
     }
 

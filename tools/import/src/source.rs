@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use tokio_postgres::{Client, NoTls, Portal, Transaction};
+use tokio_postgres::{Client, Portal, Transaction};
 
 use crate::legacy::{LegacyAccount, LegacyCompany};
 
@@ -22,16 +22,12 @@ const COMPANIES: &str = "
 /// Accounts that belong to no company.
 const ORPHANS: &str = "SELECT id FROM company_bank_account WHERE company_id IS NULL ORDER BY id";
 
+/// Connects as libpq would (TLS as `sslmode` says, the password from the URL, `PGPASSWORD` or
+/// the password file): see [`crate::pg`].
 pub async fn connect(url: &str) -> Result<Client, String> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
+    crate::pg::Settings::new(url, &crate::pg::ProcessEnv)?
+        .connect()
         .await
-        .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            eprintln!("companies-import: PostgreSQL connection ended: {e}");
-        }
-    });
-    Ok(client)
 }
 
 /// A consistent, read-only view of the source.

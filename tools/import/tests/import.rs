@@ -110,6 +110,7 @@ impl Setup {
     fn command(&self, extra: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_companies-import"));
         cmd.args(["--from", &self.database, "--table", self.store.table()])
+            .env("HISTORY_RETENTION_DAYS", "30")
             .arg("--rejects")
             .arg(&self.rejects)
             .args(extra);
@@ -605,9 +606,10 @@ async fn a_run_carrying_deletions_deletes_what_the_flask_service_deleted() {
     );
     assert_eq!(s.all().await, before, "deleted without --carry-deletions");
 
-    let (_, preview, _) = s.import(&["--carry-deletions", "--dry-run"]);
+    // Four of the few rows imported: a mass deletion, which must be asked for.
+    let (_, preview, _) = s.import(&["--carry-deletions", "--allow-mass-delete", "--dry-run"]);
     assert_eq!(s.all().await, before, "a dry run deleted");
-    let (status, summary, stderr) = s.import(&["--carry-deletions"]);
+    let (status, summary, stderr) = s.import(&["--carry-deletions", "--allow-mass-delete"]);
     assert_eq!(status, 2, "{stderr}");
     assert_eq!(preview, as_dry_run(&summary));
     assert_eq!(
@@ -642,7 +644,7 @@ async fn a_run_carrying_deletions_deletes_what_the_flask_service_deleted() {
     assert_eq!(index, expected_name_index(&stored(&s, &companies).await));
 
     // Once more: nothing left to delete; the kept company is still reported.
-    let (_, again, _) = s.import(&["--carry-deletions"]);
+    let (_, again, _) = s.import(&["--carry-deletions", "--allow-mass-delete"]);
     assert_eq!(again["companies_deleted"], 0);
     assert_eq!(again["refused"]["changed-on-both-sides"], 1);
     assert_eq!(s.all().await.len(), 1);
@@ -830,7 +832,7 @@ async fn carried_deletions_get_through_throttling_conflicts_and_lost_replies() {
             "UPDATE company_bank_account SET company_id = NULL WHERE company_id % 7 = 0;
              DELETE FROM client_company WHERE id % 7 = 0;",
         ),
-        args: &["--carry-deletions"],
+        args: &["--carry-deletions", "--allow-mass-delete"],
         target: "TransactWriteItems",
         skip: 25,
     };
@@ -939,4 +941,257 @@ async fn a_denied_write_stops_the_run_with_its_cause() {
     );
     assert_eq!(summary["companies_written"], 0);
     assert!(s.all().await.is_empty(), "something was written");
+}
+
+/// The importer run as `role` (no password in the URL) on a copy of the fixture, with
+/// `query` added to the URL and `env` set; HOME is an empty folder, so no ~/.pgpass or
+/// ~/.postgresql/root.crt of the machine's is read. Exit status, stdout, stderr.
+struct Connection {
+    database: String,
+    home: PathBuf,
+}
+
+impl Connection {
+    async fn new() -> Option<Connection> {
+        let cluster = cluster()?;
+        let database = legacy_database(&cluster, &fixture()).await;
+        let home = std::env::temp_dir().join(format!(
+            "import-home-{}",
+            database.rsplit('/').next().unwrap()
+        ));
+        std::fs::create_dir_all(&home).unwrap();
+        Some(Connection { database, home })
+    }
+
+    fn url(&self, role: &str, host: &str, query: &str) -> String {
+        let rest = self.database.split_once('@').unwrap().1;
+        let rest = rest.replacen("127.0.0.1", host, 1);
+        format!("postgresql://{role}@{rest}{query}")
+    }
+
+    fn run(&self, url: &str, env: &[(&str, &str)]) -> (i32, String, String) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_companies-import"));
+        command
+            .args(["--from", url, "--dry-run", "--quiet", "--rejects"])
+            .arg(self.home.join("rejects.jsonl"))
+            .env("HOME", &self.home)
+            .env_remove("PGPASSWORD")
+            .env_remove("PGPASSFILE")
+            .env_remove("PGSSLMODE")
+            .env_remove("PGSSLROOTCERT")
+            .env_remove("DATABASE_URL");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let out = command.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+fn test_secret(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set by scripts/postgres.sh"))
+}
+
+/// TLS as libpq's sslmode says, against a server whose certificate a throwaway CA issued for
+/// localhost and 127.0.0.1, as a role the server admits over TLS only: verify-full and
+/// verify-ca accept it with that CA and refuse it under another CA (or Mozilla's roots);
+/// require and prefer encrypt without verifying; disable is refused by the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_importer_speaks_tls_as_sslmode_says() {
+    let Some(c) = Connection::new().await else {
+        return;
+    };
+    let (ca, other) = (test_secret("PG_TEST_CA"), test_secret("PG_TEST_OTHER_CA"));
+    let password = test_secret("PG_TEST_PASSWORD");
+    let env = [("PGPASSWORD", password.as_str())];
+    let read = |host: &str, query: String| {
+        let (code, stdout, stderr) = c.run(&c.url("tls_reader", host, &query), &env);
+        (code, stdout, stderr)
+    };
+    for (host, query) in [
+        (
+            "127.0.0.1",
+            format!("?sslmode=verify-full&sslrootcert={ca}"),
+        ),
+        (
+            "localhost",
+            format!("?sslmode=verify-full&sslrootcert={ca}"),
+        ),
+        ("127.0.0.1", format!("?sslmode=verify-ca&sslrootcert={ca}")),
+        ("127.0.0.1", "?sslmode=require".to_owned()),
+        ("127.0.0.1", String::new()),
+    ] {
+        let (code, stdout, stderr) = read(host, query.clone());
+        assert_eq!(code, 2, "{host}{query}: {stderr}");
+        let summary: Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert!(summary["companies_read"].as_u64() > Some(0), "{summary}");
+    }
+    for query in [
+        format!("?sslmode=verify-full&sslrootcert={other}"),
+        format!("?sslmode=verify-ca&sslrootcert={other}"),
+        format!("?sslmode=require&sslrootcert={other}"),
+        "?sslmode=verify-full".to_owned(),
+    ] {
+        let (code, _, stderr) = read("127.0.0.1", query.clone());
+        assert_eq!(code, 1, "{query} was accepted: {stderr}");
+        assert!(stderr.contains("certificate"), "{query}: {stderr}");
+        assert!(stderr.contains("tls_reader@127.0.0.1"), "{stderr}");
+    }
+    let (code, _, stderr) = read("127.0.0.1", "?sslmode=disable".to_owned());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("no encryption"), "{stderr}");
+    // The environment's settings, as libpq reads them.
+    let (code, _, stderr) = c.run(
+        &c.url("tls_reader", "localhost", ""),
+        &[
+            ("PGPASSWORD", &password),
+            ("PGSSLMODE", "verify-full"),
+            ("PGSSLROOTCERT", &ca),
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+}
+
+/// The password comes from the URL, PGPASSWORD or the password file (ignored when others may
+/// read it), and no message ever shows it: not a failed connection, not --help.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_password_is_read_as_libpq_reads_it_and_never_shown() {
+    let Some(c) = Connection::new().await else {
+        return;
+    };
+    let password = test_secret("PG_TEST_PASSWORD");
+    let url = c.url("password_reader", "127.0.0.1", "");
+    let (code, _, stderr) = c.run(&url, &[]);
+    assert_eq!(code, 1, "connected without a password: {stderr}");
+    let (code, _, stderr) = c.run(&url, &[("PGPASSWORD", &password)]);
+    assert_eq!(code, 2, "{stderr}");
+    let passfile = c.home.join("pgpass");
+    let port = url.rsplit(':').next().unwrap().split('/').next().unwrap();
+    std::fs::write(
+        &passfile,
+        format!("127.0.0.1:{port}:*:password_reader:{password}\n"),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let file = passfile.to_str().unwrap();
+    let (code, _, stderr) = c.run(&url, &[("PGPASSFILE", file)]);
+    assert_eq!(code, 2, "{stderr}");
+    std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, stderr) = c.run(&url, &[("PGPASSFILE", file)]);
+    assert_eq!(
+        code, 1,
+        "a password file others can read was used: {stderr}"
+    );
+    assert!(stderr.contains("ignored"), "{stderr}");
+    // ~/.pgpass, as libpq's default.
+    std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::rename(&passfile, c.home.join(".pgpass")).unwrap();
+    let (code, _, stderr) = c.run(&url, &[]);
+    assert_eq!(code, 2, "{stderr}");
+
+    let wrong = url.replacen("password_reader@", "password_reader:Wr0ng-s3cr3t@", 1);
+    let (code, stdout, stderr) = c.run(&wrong, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        !format!("{stdout}{stderr}").contains("Wr0ng-s3cr3t"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("password_reader@127.0.0.1"), "{stderr}");
+
+    let help = Command::new(env!("CARGO_BIN_EXE_companies-import"))
+        .arg("--help")
+        .env("DATABASE_URL", &wrong)
+        .env("TABLE_NAME", "companies-prod")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("DATABASE_URL"), "{help}");
+    assert!(
+        !help.contains("Wr0ng-s3cr3t"),
+        "--help shows the password: {help}"
+    );
+}
+
+/// `--carry-deletions` pointed at a source that lost most of its rows, or all of them (an
+/// empty restore, the wrong database), deletes nothing and stops (exit 1) unless
+/// `--allow-mass-delete` says it is meant; the dry run shows the counts. A few rows gone (at
+/// most 10 % of those imported) are deleted as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_carrying_deletions_refuses_to_empty_the_table() {
+    let Some(s) = setup(&generated(20)).await else {
+        return;
+    };
+    let (_, first, _) = s.import(&[]);
+    let imported = first["companies_written"].as_u64().unwrap();
+    assert!(imported >= 19, "{first}");
+    // One row gone (row 1 was refused: its account's agency is too long): at most 10 %,
+    // deleted without asking.
+    s.legacy("UPDATE company_bank_account SET company_id = NULL WHERE company_id = 5; DELETE FROM client_company WHERE id = 5;")
+        .await;
+    let (_, summary, stderr) = s.import(&["--carry-deletions"]);
+    assert_eq!(summary["companies_deleted"], 1, "{stderr}");
+    assert_eq!(summary["mass_delete_refused"], false);
+    // Three more (3 of 19): refused, nothing deleted, the counts said.
+    s.legacy("UPDATE company_bank_account SET company_id = NULL WHERE company_id IN (2, 3, 4); DELETE FROM client_company WHERE id IN (2, 3, 4);")
+        .await;
+    let before = s.all().await;
+    let (code, preview, _) = s.import(&["--carry-deletions", "--dry-run"]);
+    assert_ne!(code, 1, "a dry run is a preview, not a failure");
+    assert_eq!(
+        (
+            &preview["rows_gone"],
+            &preview["mass_delete_refused"],
+            &preview["companies_deleted"]
+        ),
+        (&json!(4), &json!(true), &json!(0)),
+        "{preview}"
+    );
+    let (code, summary, stderr) = s.import(&["--carry-deletions"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("--allow-mass-delete") && stderr.contains("refusing"),
+        "{stderr}"
+    );
+    assert_eq!(preview, as_dry_run(&summary));
+    assert_eq!(s.all().await, before, "a refused mass deletion deleted");
+    // An empty source: refused whatever the share.
+    s.legacy("UPDATE company_bank_account SET company_id = NULL; DELETE FROM client_company;")
+        .await;
+    let (code, summary, stderr) = s.import(&["--carry-deletions"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("holds no company"), "{stderr}");
+    assert_eq!(summary["companies_deleted"], 0);
+    assert_eq!(s.all().await, before);
+    // Asked for: done.
+    let (_, summary, stderr) = s.import(&["--carry-deletions", "--allow-mass-delete"]);
+    assert_eq!(
+        summary["companies_deleted"].as_u64(),
+        Some(imported - 1),
+        "{stderr}"
+    );
+    assert!(s.all().await.is_empty());
+}
+
+/// A run that writes says how long its history entries are kept (the stage's setting): without
+/// it the importer writes nothing, rather than five years of history into a dev table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_writes_needs_the_stages_history_retention() {
+    let Some(s) = setup(&fixture()).await else {
+        return;
+    };
+    let mut command = s.command(&["--quiet"]);
+    command.env_remove("HISTORY_RETENTION_DAYS");
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("HistoryRetentionDays"), "{stderr}");
+    assert!(s.all().await.is_empty(), "written without a retention");
+    let (status, _, stderr) = s.import(&["--quiet", "--history-retention-days", "365"]);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(!s.all().await.is_empty());
 }

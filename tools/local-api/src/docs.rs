@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use hyper::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use hyper::StatusCode;
 
 /// The contract, as committed beside the template.
@@ -46,15 +49,32 @@ pub fn openapi_json(server: Option<&str>) -> Result<String, String> {
 
 type HttpResponse = hyper::Response<Full<Bytes>>;
 
+/// What the reference page may load: its own scripts, styles and images from this server, the
+/// inline styles Swagger UI sets on its elements, and requests to this server (try it).
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
 fn respond(status: StatusCode, media: &str, body: impl Into<Bytes>) -> HttpResponse {
     let mut response = hyper::Response::new(Full::new(body.into()));
     *response.status_mut() = status;
+    let csp = if media.starts_with("text/html") {
+        PAGE_CSP
+    } else {
+        "default-src 'none'; frame-ancestors 'none'"
+    };
     let headers = response.headers_mut();
-    if let Ok(v) = media.parse() {
-        headers.insert(CONTENT_TYPE, v);
-    }
-    if let Ok(v) = "no-cache".parse() {
-        headers.insert(CACHE_CONTROL, v);
+    for (name, value) in [
+        (CONTENT_TYPE, media),
+        (CACHE_CONTROL, "no-cache"),
+        (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (X_FRAME_OPTIONS, "DENY"),
+        (REFERRER_POLICY, "no-referrer"),
+        (CONTENT_SECURITY_POLICY, csp),
+    ] {
+        if let Ok(v) = value.parse() {
+            headers.insert(name, v);
+        }
     }
     response
 }
@@ -111,4 +131,39 @@ pub fn write_static(dir: &Path) -> Result<(), String> {
             .map_err(|e| format!("{}: {e} (run scripts/docs-assets.sh first)", from.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every answer of the reference carries the headers every API answer carries, and the
+    /// page a policy that lets it load only from this server.
+    #[test]
+    fn every_docs_answer_carries_the_security_headers() {
+        for path in [
+            "/docs",
+            "/docs/",
+            "/docs/docs.js",
+            "/openapi.json",
+            "/openapi.yaml",
+            "/docs/assets/swagger-ui.css",
+        ] {
+            let answer = serve(path, Some("127.0.0.1:3000")).unwrap();
+            let h = answer.headers();
+            assert_eq!(h[X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+            assert_eq!(h[X_FRAME_OPTIONS], "DENY", "{path}");
+            let csp = h[CONTENT_SECURITY_POLICY].to_str().unwrap();
+            assert!(
+                csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+                "{path}: {csp}"
+            );
+        }
+        let page = serve("/docs/", None).unwrap();
+        let csp = page.headers()[CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe"),
+            "{csp}"
+        );
+    }
 }

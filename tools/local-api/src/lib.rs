@@ -52,11 +52,22 @@ pub async fn handle<S: Store>(
     budget: Duration,
     req: hyper::Request<Incoming>,
 ) -> HttpResponse {
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .map(|h| h.to_str().unwrap_or("\u{fffd}"));
+    if !host.is_none_or(allowed_host) {
+        // A page on another site whose name now resolves to 127.0.0.1 (DNS rebinding) would
+        // otherwise drive this API from the user's browser, whatever table it points at.
+        let refused = Problem::forbidden(
+            "This local API answers requests for localhost, 127.0.0.1 and [::1] only \
+             (LOCAL_API_HOSTS adds names).",
+        );
+        return to_hyper(companies::http::with_security_headers(
+            refused.into_response(),
+        ));
+    }
     if req.method() == hyper::Method::GET {
-        let host = req
-            .headers()
-            .get(hyper::header::HOST)
-            .and_then(|h| h.to_str().ok());
         if let Some(page) = docs::serve(req.uri().path(), host) {
             return page;
         }
@@ -85,6 +96,7 @@ pub async fn handle<S: Store>(
     let info = RequestInfo {
         function,
         request_id: &request_id,
+        apigw_request_id: Some(&request_id),
         route: &route,
         path: &path,
     };
@@ -130,6 +142,29 @@ async fn run_route<S: Store>(
         .with_query_string_parameters(query)
         .with_request_context(RequestContext::ApiGatewayV2(context));
     routes::dispatch(store, handler, request).await
+}
+
+/// Whether a request's `Host` names this machine's loopback (any port), or a name listed in
+/// `LOCAL_API_HOSTS` (comma-separated, e.g. a dev container's name). Browsers always send
+/// `Host`; a request without one cannot come from a rebound page.
+pub fn allowed_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6
+            .split(']')
+            .next()
+            .map(|a| format!("[{a}]"))
+            .unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default().to_owned(),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]") {
+        return true;
+    }
+    std::env::var("LOCAL_API_HOSTS").is_ok_and(|extra| {
+        extra
+            .split(',')
+            .any(|h| !h.trim().is_empty() && h.trim().eq_ignore_ascii_case(&name))
+    })
 }
 
 /// A unique id for local log lines (Lambda supplies the real one in AWS).

@@ -35,6 +35,7 @@ pub async fn file<S: CompanyCreator + CompanyReader>(store: &S) -> Result<bool, 
         operation: ChangeKind::Create,
         actor: "sample-events".into(),
         request_id: "sample-events".into(),
+        lambda_request_id: None,
     };
     store
         .create(&company, None, Some(&audit.created(&company)))

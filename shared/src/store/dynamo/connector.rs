@@ -133,8 +133,12 @@ impl Http1Connector {
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         tcp.set_connect_timeout(connect_timeout);
-        // https:// through rustls, http:// (DynamoDB Local) straight through.
-        let connector = HttpsConnector::from((tcp, tls));
+        // https:// through rustls; http:// only for an endpoint given as http:// (DynamoDB
+        // Local): for AWS, a plain http:// URL is refused before any byte is sent.
+        let mut connector = HttpsConnector::from((tcp, tls));
+        if matches!(transport, Transport::Tls { .. }) {
+            connector.enforce_https();
+        }
         let client = Client::builder(TokioExecutor::new())
             // The pool's timer is what makes the idle timeout work.
             .pool_timer(TokioTimer::new())
@@ -276,6 +280,46 @@ impl HttpConnector for Unavailable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sends one GET to `url` through a connector for `transport`.
+    async fn get(transport: &Transport, url: &str) -> Result<HttpResponse, ConnectorError> {
+        let timeout = Some(Duration::from_secs(2));
+        let connector = Http1Connector::new(transport, (timeout, timeout)).unwrap();
+        let request = lambda_http::http::Request::builder()
+            .uri(url)
+            .body(SdkBody::empty())
+            .unwrap();
+        connector
+            .call(HttpRequest::try_from(request).unwrap())
+            .await
+    }
+
+    /// Toward AWS (TLS), a plain `http://` URL is refused before anything is sent; only an
+    /// endpoint given as `http://` (DynamoDB Local) is spoken to in the clear.
+    #[tokio::test]
+    async fn the_tls_transport_never_sends_in_the_clear() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let refused = get(&Transport::Tls { ca_bundle: None }, &url).await;
+        assert!(refused.is_err());
+        assert!(
+            listener.accept().is_err(),
+            "the TLS transport connected to a plain http:// URL"
+        );
+        let plain = Transport::for_endpoint(Some(&url), None);
+        assert_eq!(plain, Transport::Plain);
+        // The plain transport does connect (no server answers, so the call itself fails).
+        let _ = tokio::time::timeout(Duration::from_millis(300), get(&plain, &url)).await;
+        assert!(
+            listener.accept().is_ok(),
+            "the plain transport did not connect"
+        );
+        assert_eq!(
+            Transport::for_endpoint(Some("https://dynamodb.sa-east-1.amazonaws.com"), None),
+            Transport::Tls { ca_bundle: None }
+        );
+    }
 
     #[test]
     fn without_a_bundle_the_compiled_in_roots_hold_the_roots_aws_endpoints_chain_to() {

@@ -21,6 +21,19 @@ pub const RETRYABLE: [&str; 7] = [
 /// A single-item write met an item that a transaction in flight holds: worth a short retry.
 pub const TRANSACTION_CONFLICT: &str = "TransactionConflictException";
 
+/// An error and its causes, each by its message: never a `Debug` dump, which would carry the
+/// raw HTTP answer (item data) into the logs.
+pub fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
 /// Maps an SDK failure that is not a condition check to a store error.
 pub fn sdk_error<E>(op: &str, err: SdkError<E, HttpResponse>) -> StoreError
 where
@@ -29,7 +42,7 @@ where
     match &err {
         // No answer, or one that could not be read (a cut or garbled body): try again later.
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            StoreError::Unavailable(format!("{op}: {err:?}"))
+            StoreError::Unavailable(format!("{op}: {}", causes(&err)))
         }
         // A 5xx, or an answer with no error code the SDK could read (a cut or garbled body).
         SdkError::ServiceError(e)
@@ -45,7 +58,7 @@ where
             e.err().code().unwrap_or("unknown"),
             e.err().message().unwrap_or("")
         )),
-        _ => StoreError::Internal(format!("{op}: {err:?}")),
+        _ => StoreError::Internal(format!("{op}: {}", causes(&err))),
     }
 }
 
@@ -66,4 +79,32 @@ where
         }
     }
     sdk_error(op, err)
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    /// An answer DynamoDB cut short can hold item data: the cause logged names the failure,
+    /// never the raw body.
+    #[test]
+    fn a_failure_is_described_without_the_raw_answer() {
+        let raw = HttpResponse::new(
+            200.try_into().unwrap(),
+            SdkBody::from(r#"{"Item":{"account_number":{"S":"98765432-1"}}"#),
+        );
+        let err: SdkError<GetItemError, HttpResponse> =
+            SdkError::response_error("unexpected end of input", raw);
+        let StoreError::Unavailable(cause) = sdk_error("GetItem", err) else {
+            panic!("a cut answer is worth a retry later");
+        };
+        assert!(
+            cause.contains("GetItem") && cause.contains("unexpected end of input"),
+            "{cause}"
+        );
+        assert!(!cause.contains("98765432"), "{cause}");
+    }
 }

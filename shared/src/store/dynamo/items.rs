@@ -39,15 +39,6 @@ const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 const TOMBSTONE_SK: &str = "DELETED";
 pub(super) const HISTORY_PREFIX: &str = "HISTORY#";
 const ENTRY: &str = "entry";
-/// Days a history entry is kept (`HISTORY_RETENTION_DAYS`; five years, the Brazilian limitation
-/// period for tax records, unless the stage says otherwise). The table's TTL removes it then.
-static HISTORY_RETENTION_DAYS: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
-    std::env::var("HISTORY_RETENTION_DAYS")
-        .ok()
-        .and_then(|d| d.parse().ok())
-        .filter(|d| *d > 0)
-        .unwrap_or(1827)
-});
 /// The attribute naming the write that put an item there (see `writes`).
 pub(super) const WRITE_TOKEN: &str = "write_token";
 /// How long the record of a delete stays, to recognise a delete whose reply was lost.
@@ -114,7 +105,7 @@ pub fn history_item(id: Uuid, entry: &HistoryEntry) -> Result<Item, StoreError> 
         .map_err(|e| StoreError::Internal(format!("encode history entry: {e}")))?;
     let mut item = history_key(id, entry.version);
     item.insert(ENTRY.into(), AttributeValue::S(text));
-    let expires = entry.at.unix_timestamp() + *HISTORY_RETENTION_DAYS * 24 * 60 * 60;
+    let expires = crate::store::history_expires_at(entry);
     item.insert(EXPIRES_AT.into(), AttributeValue::N(expires.to_string()));
     Ok(item)
 }

@@ -223,6 +223,8 @@ impl DynamoStore {
             .wait(Duration::from_secs(60))
             .await
             .map(|_| ())
-            .map_err(|e| StoreError::Internal(format!("waiting for table: {e:?}")))
+            .map_err(|e| {
+                StoreError::Internal(format!("waiting for table: {}", super::errors::causes(&e)))
+            })
     }
 }
