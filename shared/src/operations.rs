@@ -75,6 +75,10 @@ pub struct Operation {
     pub grants: &'static [Grant],
     /// Its answers carry signed cursors: deployed, it needs `CURSOR_SECRET` to start.
     pub signs_cursors: bool,
+    /// The kinds of the table's partition keys it reads or writes (`COMPANY#` for a company's
+    /// item and history, `NAME#` for the name index, …): its policy's table statement holds it
+    /// to them (`dynamodb:LeadingKeys`). Index queries are governed by the index statement.
+    pub partitions: &'static [&'static str],
 }
 
 impl Operation {
@@ -125,6 +129,7 @@ pub const OPERATIONS: &[Operation] = &[
         scope: Scope::Write,
         grants: &[GET_ITEM, PUT_ITEM],
         signs_cursors: false,
+        partitions: &["COMPANY#", "TAXID#", "NAME#", "IDEMPOTENCY#"],
     },
     Operation {
         name: "list-companies",
@@ -133,6 +138,7 @@ pub const OPERATIONS: &[Operation] = &[
         scope: Scope::Read,
         grants: &[QUERY_LISTING, QUERY_TABLE, GET_ITEM, BATCH_GET_ITEM],
         signs_cursors: true,
+        partitions: &["COMPANY#", "NAME#", "TAXID#", "LEGACY#"],
     },
     Operation {
         name: "get-company",
@@ -141,6 +147,7 @@ pub const OPERATIONS: &[Operation] = &[
         scope: Scope::Read,
         grants: &[GET_ITEM],
         signs_cursors: false,
+        partitions: &["COMPANY#"],
     },
     Operation {
         name: "update-company",
@@ -152,6 +159,7 @@ pub const OPERATIONS: &[Operation] = &[
         scope: Scope::Write,
         grants: &[GET_ITEM, PUT_ITEM, DELETE_ITEM],
         signs_cursors: false,
+        partitions: &["COMPANY#", "TAXID#", "NAME#"],
     },
     Operation {
         name: "delete-company",
@@ -161,6 +169,7 @@ pub const OPERATIONS: &[Operation] = &[
         // PutItem: the delete's history entry.
         grants: &[GET_ITEM, PUT_ITEM, DELETE_ITEM],
         signs_cursors: false,
+        partitions: &["COMPANY#", "TAXID#", "NAME#"],
     },
     Operation {
         name: "add-bank-account",
@@ -169,6 +178,7 @@ pub const OPERATIONS: &[Operation] = &[
         scope: Scope::Write,
         grants: &[GET_ITEM, PUT_ITEM],
         signs_cursors: false,
+        partitions: &["COMPANY#", "IDEMPOTENCY#"],
     },
     Operation {
         name: "update-bank-account",
@@ -177,6 +187,7 @@ pub const OPERATIONS: &[Operation] = &[
         scope: Scope::Write,
         grants: &[GET_ITEM, PUT_ITEM],
         signs_cursors: false,
+        partitions: &["COMPANY#"],
     },
     Operation {
         name: "delete-bank-account",
@@ -188,6 +199,7 @@ pub const OPERATIONS: &[Operation] = &[
         scope: Scope::Write,
         grants: &[GET_ITEM, PUT_ITEM],
         signs_cursors: false,
+        partitions: &["COMPANY#"],
     },
     Operation {
         name: "get-company-history",
@@ -196,6 +208,7 @@ pub const OPERATIONS: &[Operation] = &[
         scope: Scope::Audit,
         grants: &[QUERY_TABLE],
         signs_cursors: true,
+        partitions: &["COMPANY#"],
     },
     Operation {
         name: "get-banks",
@@ -204,6 +217,7 @@ pub const OPERATIONS: &[Operation] = &[
         scope: Scope::Read,
         grants: &[],
         signs_cursors: false,
+        partitions: &[],
     },
 ];
 

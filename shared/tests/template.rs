@@ -411,6 +411,33 @@ fn every_function_has_least_privilege() {
                         }
                     },
                 };
+                // On the table, the partitions it may name are the registry's, by prefix.
+                let leading: BTreeSet<String> = s
+                    .get("Condition")
+                    .and_then(|c| c.get("ForAllValues:StringLike"))
+                    .and_then(|c| c.get("dynamodb:LeadingKeys"))
+                    .and_then(Value::as_sequence)
+                    .map(|keys| {
+                        keys.iter()
+                            .map(|k| k.as_str().unwrap().to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if resource == "table" {
+                    let allowed: BTreeSet<String> = operation(&id)
+                        .partitions
+                        .iter()
+                        .map(|p| format!("{p}*"))
+                        .collect();
+                    assert_eq!(leading, allowed, "{id}: dynamodb:LeadingKeys of the table");
+                    assert_eq!(
+                        s.get("Condition")
+                            .and_then(Value::as_mapping)
+                            .map(Mapping::len),
+                        Some(1),
+                        "{id}: only the LeadingKeys condition"
+                    );
+                }
                 for action in get(s, "Action").as_sequence().unwrap() {
                     let action = action.as_str().unwrap();
                     assert!(!action.contains('*'), "{id}: wildcard action {action}");

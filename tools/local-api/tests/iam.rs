@@ -47,17 +47,33 @@ async fn every_operation_uses_exactly_what_its_policy_grants() {
         api.get("/companies?tax_id=60746948000112").await.status(),
         StatusCode::OK
     );
+    assert_eq!(
+        api.get("/companies?legacy_id=17").await.status(),
+        StatusCode::OK
+    );
     // get-company.
     assert_eq!(api.get(&location).await.status(), StatusCode::OK);
-    // update-company: a new CNPJ takes a marker (PutItem) and frees the old one (DeleteItem).
+    // update-company: a new CNPJ takes a marker (PutItem) and frees the old one (DeleteItem);
+    // a new name moves the company in the name index.
     let r = api
-        .patch(&id, &json!({"tax_id": "12.ABC.345/01DE-35"}), None)
+        .patch(
+            &id,
+            &json!({"tax_id": "12.ABC.345/01DE-35", "company_name": "My Renamed Company"}),
+            None,
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     // The three bank-account writes.
     let path = format!("{location}/bank-accounts");
     let account = json!({"bank_code": "260", "agency": "0001", "account_number": "98765432-1"});
-    let r = api.send_with("POST", &path, &[], Some(&account)).await;
+    let r = api
+        .send_with(
+            "POST",
+            &path,
+            &[("idempotency-key", "iam-2")],
+            Some(&account),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let added: Value = r.json().await.unwrap();
     let account_path = format!("{path}/{}", added["id"].as_str().unwrap());
@@ -92,6 +108,15 @@ async fn every_operation_uses_exactly_what_its_policy_grants() {
             used,
             granted(op.name),
             "{}: what it used differs from what its policy grants",
+            op.name
+        );
+        // The partitions it named are exactly those its policy's `dynamodb:LeadingKeys`
+        // condition allows: none outside them, none allowed for nothing.
+        let allowed: BTreeSet<String> = op.partitions.iter().map(|p| (*p).to_owned()).collect();
+        assert_eq!(
+            recorder.partitions(op.name),
+            allowed,
+            "{}: the partitions it named differ from those its policy allows",
             op.name
         );
     }

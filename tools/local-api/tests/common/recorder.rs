@@ -65,6 +65,50 @@ pub type Call = (String, String, String);
 pub struct Recorder {
     pub url: String,
     calls: Arc<Mutex<BTreeSet<Call>>>,
+    /// (function, kind of partition key on the table): `COMPANY#`, `NAME#`, …
+    partitions: Arc<Mutex<BTreeSet<(String, String)>>>,
+}
+
+/// The kind of a partition key value: its prefix up to and including `#` (`COMPANY#…` →
+/// `COMPANY#`), or the whole value when it has none.
+fn kind_of(pk: &str) -> String {
+    match pk.find('#') {
+        Some(i) => pk[..=i].to_owned(),
+        None => pk.to_owned(),
+    }
+}
+
+/// The kinds of the table's partition keys one request names (index queries name the index's
+/// keys, which `dynamodb:LeadingKeys` on the table does not govern, and are left out).
+fn partitions(target: &str, body: &Value) -> Vec<String> {
+    let pk = |item: &Value| item["pk"]["S"].as_str().map(kind_of);
+    let operation = target.rsplit('.').next().unwrap_or(target);
+    match operation {
+        "GetItem" | "DeleteItem" | "UpdateItem" => pk(&body["Key"]).into_iter().collect(),
+        "PutItem" => pk(&body["Item"]).into_iter().collect(),
+        "Query" if body.get("IndexName").is_none() => body["ExpressionAttributeValues"][":pk"]["S"]
+            .as_str()
+            .map(kind_of)
+            .into_iter()
+            .collect(),
+        "BatchGetItem" => body["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flat_map(|tables| tables.values())
+            .flat_map(|t| t["Keys"].as_array().cloned().unwrap_or_default())
+            .filter_map(|k| pk(&k))
+            .collect(),
+        "TransactWriteItems" => body["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|part| {
+                let (_, inner) = part.as_object()?.iter().next()?;
+                pk(&inner["Item"]).or_else(|| pk(&inner["Key"]))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The actions and resources one request body stands for.
@@ -101,6 +145,7 @@ async fn forward(
     client: &reqwest::Client,
     req: hyper::Request<Incoming>,
     calls: &Mutex<BTreeSet<Call>>,
+    kinds: &Mutex<BTreeSet<(String, String)>>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, bytes) = read(req).await;
     let header = |name: &str| {
@@ -115,6 +160,10 @@ async fn forward(
         let mut calls = calls.lock().unwrap();
         for (action, resource) in actions(&target, &body) {
             calls.insert((function.clone(), action, resource));
+        }
+        let mut kinds = kinds.lock().unwrap();
+        for kind in partitions(&target, &body) {
+            kinds.insert((function.clone(), kind));
         }
     }
     let (builder, body) = pass_through(client, &parts.headers, bytes).await;
@@ -162,14 +211,23 @@ impl Recorder {
     /// A recorder in front of the DynamoDB Local of `AWS_ENDPOINT_URL_DYNAMODB`.
     pub async fn start() -> Recorder {
         let calls = Arc::new(Mutex::new(BTreeSet::new()));
-        let shared = Arc::clone(&calls);
+        let partitions = Arc::new(Mutex::new(BTreeSet::new()));
+        let (shared, shared_kinds) = (Arc::clone(&calls), Arc::clone(&partitions));
         let client = reqwest::Client::new();
         let url = serve_proxy(move |req| {
-            let (calls, client) = (Arc::clone(&shared), client.clone());
-            async move { Some(forward(&client, req, &calls).await) }
+            let (calls, kinds, client) = (
+                Arc::clone(&shared),
+                Arc::clone(&shared_kinds),
+                client.clone(),
+            );
+            async move { Some(forward(&client, req, &calls, &kinds).await) }
         })
         .await;
-        Recorder { url, calls }
+        Recorder {
+            url,
+            calls,
+            partitions,
+        }
     }
 
     /// A store on `direct`'s table that goes through this recorder, naming its function.
@@ -181,6 +239,17 @@ impl Recorder {
 
     pub fn calls(&self) -> BTreeSet<Call> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// The kinds of table partition keys `function` named.
+    pub fn partitions(&self, function: &str) -> BTreeSet<String> {
+        self.partitions
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(f, _)| f == function)
+            .map(|(_, kind)| kind.clone())
+            .collect()
     }
 
     /// Fails when a function used an action, or a table or index, its policy does not grant.
