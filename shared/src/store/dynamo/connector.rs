@@ -2,8 +2,8 @@
 //! with ring, trusting Mozilla's root certificates compiled in (or the CA bundle one names).
 //!
 //! DynamoDB speaks HTTP/1.1, and the SDK's stock connector (`aws-smithy-http-client`) links
-//! HTTP/2, proxy matching and its own connector layers into every function: about 0.4 MB of
-//! machine code that no DynamoDB call uses (BENCHMARKS.md, "What the bytes are"). This is the
+//! HTTP/2, proxy matching and its own connector layers into every function, which no DynamoDB
+//! call uses (docs/decisions/0001-own-http-connector.md). This is the
 //! same hyper client, built with HTTP/1.1 only, behind the SDK's `HttpClient` interface:
 //! connection pooling, the connect and read timeouts of the SDK's settings, connection
 //! poisoning (a connection that timed out is not reused by the retry), and errors classified

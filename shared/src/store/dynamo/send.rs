@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::errors::{sdk_error, single_item_error, TRANSACTION_CONFLICT};
 use super::items::{Item, WRITE_TOKEN};
-use super::writes::{Action, Change, Part, Step};
+use super::writes::{Action, Part, Step, WriteSet};
 use super::DynamoStore;
 use crate::store::StoreError;
 
@@ -87,7 +87,7 @@ impl DynamoStore {
     /// Then the stale name index entries that did not fit are deleted.
     pub(super) async fn write(
         &self,
-        change: Change,
+        change: WriteSet,
         token: &str,
         proof: Item,
     ) -> Result<(), StoreError> {

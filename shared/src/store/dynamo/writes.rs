@@ -131,12 +131,12 @@ pub const MAX_TRANSACTION_ITEMS: usize = 100;
 /// A change: the steps written all or none, and the keys of stale name index entries to delete
 /// right after them when a rename's transaction cannot hold them all (searches skip a stale
 /// entry: its name is no longer the company's).
-pub struct Change {
+pub struct WriteSet {
     pub steps: Vec<Step>,
     pub afterwards: Vec<Item>,
 }
 
-impl Change {
+impl WriteSet {
     /// Adds the name index entries of a company going from the name `old` to `new`: the new
     /// entries always go in the transaction (a company is findable by its name once it is
     /// written), the old ones as far as room is left.
@@ -203,7 +203,7 @@ pub fn create(
     idempotency: Option<&IdempotencyRecord>,
     history_entry: Option<&HistoryEntry>,
     token: &str,
-) -> Result<Change, StoreError> {
+) -> Result<WriteSet, StoreError> {
     let mut steps = vec![Step {
         part: Part::NewCompany,
         action: Action::Put(company_item(company, token)?),
@@ -212,7 +212,7 @@ pub fn create(
     steps.extend(tax_id_moves(None, Some(company)));
     steps.extend(history(company.id, history_entry, token)?);
     steps.extend(record(idempotency)?);
-    let change = Change {
+    let change = WriteSet {
         steps,
         afterwards: Vec::new(),
     };
@@ -228,7 +228,7 @@ pub fn import(
     source: &str,
     history_entry: &HistoryEntry,
     token: &str,
-) -> Result<Change, StoreError> {
+) -> Result<WriteSet, StoreError> {
     let mut change = create(company, None, Some(history_entry), token)?;
     change.steps.insert(
         1,
@@ -256,7 +256,7 @@ pub fn reimport(
     source: &str,
     history_entry: &HistoryEntry,
     token: &str,
-) -> Result<Change, StoreError> {
+) -> Result<WriteSet, StoreError> {
     let marker = Step {
         part: Part::LegacyId,
         action: Action::Put(items::legacy_item(legacy_id, next.id, next.version, source)),
@@ -279,7 +279,7 @@ pub fn replace(
     idempotency: Option<&IdempotencyRecord>,
     history_entry: Option<&HistoryEntry>,
     token: &str,
-) -> Result<Change, StoreError> {
+) -> Result<WriteSet, StoreError> {
     replacing(current, next, idempotency, history_entry, token, None)
 }
 
@@ -292,7 +292,7 @@ fn replacing(
     history_entry: Option<&HistoryEntry>,
     token: &str,
     also: Option<Step>,
-) -> Result<Change, StoreError> {
+) -> Result<WriteSet, StoreError> {
     let mut steps = vec![Step {
         part: Part::ExistingCompany,
         action: Action::Put(company_item(next, token)?),
@@ -302,7 +302,7 @@ fn replacing(
     steps.extend(tax_id_moves(Some(current), Some(next)));
     steps.extend(history(next.id, history_entry, token)?);
     steps.extend(record(idempotency)?);
-    let change = Change {
+    let change = WriteSet {
         steps,
         afterwards: Vec::new(),
     };
@@ -319,7 +319,7 @@ pub fn delete(
     current: &Company,
     history_entry: Option<&HistoryEntry>,
     token: &str,
-) -> Result<Change, StoreError> {
+) -> Result<WriteSet, StoreError> {
     let mut steps = vec![Step {
         part: Part::ExistingCompany,
         action: Action::Delete(company_key(current.id)),
@@ -335,7 +335,7 @@ pub fn delete(
             condition: Some(Condition::absent()),
         }),
     }
-    let change = Change {
+    let change = WriteSet {
         steps,
         afterwards: Vec::new(),
     };
