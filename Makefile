@@ -66,6 +66,7 @@ schemathesis:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	python3 scripts/module-cycles.py --self-test
 	python3 scripts/module-cycles.py shared/src
 
 # sam validate --lint, cfn-lint with the serverless rules, checkov: all clean, on template.yaml
