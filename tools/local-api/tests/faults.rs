@@ -173,10 +173,18 @@ async fn a_failing_database_means_503_and_nothing_written() {
         assert_eq!(company_count(&api).await, 1, "{kind:?} wrote something");
     }
 
-    // A cut reply to a read is a 503 too, never a 500.
+    // A cut reply to a read is a 503 too, never a 500; the cause logged names the failure,
+    // never the raw answer, which holds the company's CNPJ and bank accounts
+    // (assert_logs_masked below).
+    let detailed = api.create(&full()).await["id"].as_str().unwrap().to_owned();
     proxy.set(Kind::CutBody, "GetItem", ALWAYS);
     assert_unavailable(api.get(&format!("/companies/{id}")).await).await;
+    assert_unavailable(api.get(&format!("/companies/{detailed}")).await).await;
     proxy.clear();
+    assert!(
+        common::logs_contain("GetItem"),
+        "the cut answer's failure is logged"
+    );
 
     // Slow: SDK timeouts give up well inside the 10 s function timeout.
     proxy.set(Kind::Delay(3_000), "", ALWAYS);
