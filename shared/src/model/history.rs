@@ -45,7 +45,7 @@ pub struct HistoryEntry {
     pub lambda_request_id: Option<String>,
     /// The merge patch from the previous version; the whole company for `create` and a first
     /// `import`, `null` for `delete`. On the oldest entry left once earlier ones reached the end
-    /// of their retention, the whole company at this version (see [`rebased`]).
+    /// of their retention, the whole company at this version (see [`answered`]).
     pub changes: Value,
     /// Set on that oldest entry: its `changes` is the whole company, not a patch.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
