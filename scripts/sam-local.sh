@@ -105,14 +105,14 @@ build() {
 }
 
 # env.json: every function of the template pointed at DynamoDB Local's table, with a local
-# cursor key (the deployed stack resolves its own from Secrets Manager).
+# cursor key (the deployed stack resolves its own from Secrets Manager). SAM passes a function
+# only the variables its template declares; its AWS credentials are SAM's placeholders.
 write_env() {
   python3 - "$AWS_ENDPOINT_URL_DYNAMODB" "$TABLE_NAME" >target/sam-local/env.json <<'PY'
 import json, re, sys
 endpoint, table = sys.argv[1], sys.argv[2]
 ids = re.findall(r"^  (\w+Function):\n    Type: AWS::Serverless::Function", open("template.yaml").read(), re.M)
-env = {"TABLE_NAME": table, "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_REGION": "us-east-1",
-       "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
+env = {"TABLE_NAME": table, "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
        "CURSOR_SECRET": "sam-local development cursor key", "STAGE": "local"}
 print(json.dumps({f: env for f in ids}, indent=2))
 PY
@@ -129,44 +129,33 @@ prepare() {
 # The common arguments of `sam local invoke` and `sam local start-api` here.
 local_args=(--docker-network host --skip-pull-image --env-vars target/sam-local/env.json)
 
+# Runs COMMAND with everything ready: the functions built, DynamoDB Local with the table (and
+# the company the events name), env.json.
+with_table() {
+  prepare
+  export TABLE_NAME=${TABLE_NAME:-companies-local}
+  exec scripts/dynamodb-local.sh sh -c '
+    cargo run --quiet -p local-api -- create-table && scripts/sam-local.sh _ready "$@"' sh "$@"
+}
+
 case "$mode" in
-  start-api)
-    prepare
-    export TABLE_NAME=${TABLE_NAME:-companies-local}
-    exec scripts/dynamodb-local.sh sh -c '
-      cargo run --quiet -p local-api -- create-table && scripts/sam-local.sh _start-api'
-    ;;
-  _start-api)
-    arch=$SAM_ARCH
-    write_env
-    say "the packaged functions ($arch) on http://127.0.0.1:${SAM_PORT:-3001}, DynamoDB Local table $TABLE_NAME"
-    sam local start-api "${local_args[@]}" --invoke-image "companies-lambda-base:$arch" \
-      --host 127.0.0.1 --port "${SAM_PORT:-3001}" --warm-containers LAZY
-    ;;
+  start-api) with_table scripts/sam-local.sh _start-api ;;
   invoke)
     fn=${1:?usage: scripts/sam-local.sh invoke FUNCTION EVENT}
     event=${2:?usage: scripts/sam-local.sh invoke FUNCTION EVENT}
-    prepare
-    export TABLE_NAME=${TABLE_NAME:-companies-local}
-    exec scripts/dynamodb-local.sh sh -c '
-      cargo run --quiet -p local-api -- create-table && scripts/sam-local.sh _invoke "$0" "$1"' "$fn" "$event"
+    with_table scripts/sam-local.sh _invoke "$fn" "$event"
     ;;
-  _invoke)
-    arch=$SAM_ARCH
-    write_env
-    sam local invoke "${local_args[@]}" --invoke-image "companies-lambda-base:$arch" "$1" -e "$2"
-    ;;
-  run)
-    prepare
-    export TABLE_NAME=${TABLE_NAME:-companies-local}
-    exec scripts/dynamodb-local.sh sh -c '
-      cargo run --quiet -p local-api -- create-table && scripts/sam-local.sh _run "$@"' sh "$@"
-    ;;
-  _run)
-    arch=$SAM_ARCH
+  run) with_table "$@" ;;
+  _ready)
     write_env
     exec "$@"
     ;;
+  _start-api)
+    say "the packaged functions ($SAM_ARCH) on http://127.0.0.1:${SAM_PORT:-3001}, DynamoDB Local table $TABLE_NAME"
+    sam local start-api "${local_args[@]}" --invoke-image "$SAM_IMAGE" \
+      --host 127.0.0.1 --port "${SAM_PORT:-3001}" --warm-containers LAZY
+    ;;
+  _invoke) sam local invoke "${local_args[@]}" --invoke-image "$SAM_IMAGE" "$1" -e "$2" ;;
   test)
     prepare
     REQUIRE_SAM=1 REQUIRE_DYNAMODB=1 exec scripts/dynamodb-local.sh cargo test --workspace --test sam

@@ -9,7 +9,8 @@ SAM CLI 1.170 treats the network name `host` as "join no extra network": the con
 gets Docker's default network, and SAM reaches the function's Runtime Interface Emulator (RIE)
 through the RIE's port 8080 published on a random loopback port. On a Docker daemon started
 without a bridge (`dockerd --bridge=none`, so that nothing leaves 127.0.0.1), there is no
-default network to publish from (aws-sam-cli#3860 is the same gap). With `host`, this launcher
+default network to publish from (aws-sam-cli#4236, whose fix #7278 was not merged; #6347: on the
+host network every RIE would take port 8080). With `host`, this launcher
 runs each container in the host's network namespace and tells its RIE to listen on the port
 SAM picked for it (and its Runtime API on another free loopback port), so functions run side
 by side, reach DynamoDB Local on 127.0.0.1, and SAM reaches them where it expects. Everything

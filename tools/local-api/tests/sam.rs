@@ -39,8 +39,7 @@ fn env_file(store: &DynamoStore, name: &str, drop: &[(&str, &str)]) -> PathBuf {
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default();
     let base = json!({
         "TABLE_NAME": store.table(), "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-        "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_SESSION_TOKEN": "", "CURSOR_SECRET": "sam suite cursor key", "STAGE": "local",
+        "CURSOR_SECRET": "sam suite cursor key", "STAGE": "local",
     });
     let mut env = serde_json::Map::new();
     for op in companies::operations::OPERATIONS {
