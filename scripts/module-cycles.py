@@ -166,6 +166,16 @@ def self_test():
     print("module-cycles: self-test passed (a planted cycle is found, a clean tree passes)")
 
 
+def report(kind, found, graph, name):
+    """Prints each cycle and the edges that close it."""
+    for comp in found:
+        print(f"{kind} cycle:", " <-> ".join(name(m) for m in comp))
+        for a in comp:
+            for b in sorted(graph.get(a, ())):
+                if b in comp:
+                    print(f"    {name(a)} -> {name(b)}")
+
+
 def main():
     if sys.argv[1:] == ["--self-test"]:
         return self_test()
@@ -173,19 +183,8 @@ def main():
     graph, layers, files = graph_of(src)
     found = cycles(graph)
     layer_cycles = cycles(layers)
-    name = lambda m: "::".join(m) or "crate"
-    for comp in found:
-        print("module cycle:", " <-> ".join(name(m) for m in comp))
-        for a in comp:
-            for b in sorted(graph.get(a, ())):
-                if b in comp:
-                    print(f"    {name(a)} -> {name(b)}")
-    for comp in layer_cycles:
-        print("layer cycle:", " <-> ".join(comp))
-        for a in comp:
-            for b in sorted(layers.get(a, ())):
-                if b in comp:
-                    print(f"    {a} -> {b}")
+    report("module", found, graph, lambda m: "::".join(m) or "crate")
+    report("layer", layer_cycles, layers, str)
     if found or layer_cycles:
         sys.exit(1)
     print(f"module-cycles: {len(files)} modules of {src}, no cycle; layers: "

@@ -348,22 +348,27 @@ impl MakeRustls {
             (mode, _) => mode,
         };
         let verifier: Arc<dyn ServerCertVerifier> = match mode {
-            SslMode::Disable | SslMode::Prefer | SslMode::Require => {
-                Arc::new(Unverified(provider.clone()))
-            }
-            SslMode::VerifyCa | SslMode::VerifyFull => {
-                let webpki = WebPkiServerVerifier::builder_with_provider(
-                    Arc::new(roots(root_cert)?),
-                    provider.clone(),
-                )
-                .build()
-                .map_err(|e| format!("TLS set-up: {e}"))?;
-                if mode == SslMode::VerifyCa {
-                    Arc::new(ChainOnly(webpki))
-                } else {
-                    webpki
-                }
-            }
+            SslMode::VerifyFull => WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots(root_cert)?),
+                provider.clone(),
+            )
+            .build()
+            .map_err(|e| format!("TLS set-up: {e}"))?,
+            SslMode::VerifyCa => Arc::new(Lenient {
+                chain: Some(
+                    WebPkiServerVerifier::builder_with_provider(
+                        Arc::new(roots(root_cert)?),
+                        provider.clone(),
+                    )
+                    .build()
+                    .map_err(|e| format!("TLS set-up: {e}"))?,
+                ),
+                provider: provider.clone(),
+            }),
+            SslMode::Disable | SslMode::Prefer | SslMode::Require => Arc::new(Lenient {
+                chain: None,
+                provider: provider.clone(),
+            }),
         };
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -377,12 +382,17 @@ impl MakeRustls {
     }
 }
 
-/// `verify-ca`: the chain must lead to a trusted root; the name it was issued for is not
-/// checked.
+/// The modes short of `verify-full`. With `chain` (`verify-ca`): the certificate must chain to a
+/// trusted root; the name it was issued for is not checked. Without (`prefer`, `require` with no
+/// root certificate named): encrypted, the server not authenticated — libpq's meaning;
+/// `verify-full` is the mode that defeats an impostor. Handshake signatures are checked always.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct Lenient {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -391,10 +401,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -408,51 +418,11 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `prefer` and `require` without a root certificate: encrypted, the server not
-/// authenticated (libpq's meaning; `verify-full` is the mode that defeats an impostor).
-#[derive(Debug)]
-struct Unverified(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         verify_tls12_signature(
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -466,12 +436,14 @@ impl ServerCertVerifier for Unverified {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
