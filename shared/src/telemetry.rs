@@ -115,6 +115,19 @@ pub fn filter_directives(level: &str) -> String {
     directives.join(",")
 }
 
+/// An error and its causes, each by its message: never a `Debug` dump, which for an SDK error
+/// would carry the raw HTTP answer (item data) into the logs.
+pub fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,13 +159,10 @@ impl Settings {
     pub async fn connect(mut self) -> Result<Client, String> {
         let target = self.target.clone();
         let failed = |e: tokio_postgres::Error| {
-            let mut text = format!("cannot connect to PostgreSQL at {target}: {e}");
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                text.push_str(&format!(": {c}"));
-                cause = c.source();
-            }
-            text
+            format!(
+                "cannot connect to PostgreSQL at {target}: {}",
+                companies::telemetry::causes(&e)
+            )
         };
         if self.ssl_mode == SslMode::Disable {
             self.config.ssl_mode(WireMode::Disable);

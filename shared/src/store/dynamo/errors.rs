@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use super::items::Item;
 use super::writes::Part;
 use crate::store::StoreError;
+pub use crate::telemetry::causes;
 
 /// Error codes that mean "the service is busy or failing now": the client may retry later.
 pub const RETRYABLE: [&str; 7] = [
@@ -20,19 +21,6 @@ pub const RETRYABLE: [&str; 7] = [
 
 /// A single-item write met an item that a transaction in flight holds: worth a short retry.
 pub const TRANSACTION_CONFLICT: &str = "TransactionConflictException";
-
-/// An error and its causes, each by its message: never a `Debug` dump, which would carry the
-/// raw HTTP answer (item data) into the logs.
-pub fn causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
-}
 
 /// Maps an SDK failure that is not a condition check to a store error.
 pub fn sdk_error<E>(op: &str, err: SdkError<E, HttpResponse>) -> StoreError
