@@ -398,7 +398,7 @@ def main():
     w("  it compares the clients' overhead, not DynamoDB's.")
     w("- Handler overhead without a database: the event parsed, routed, validated and answered on")
     w("  the in-memory store, in process — `lambda-bench overhead` (per-call p50/p99) and the")
-    w("  Criterion benchmark `shared/benches/handlers.rs` (mean with confidence interval).")
+    w("  Criterion benchmark `edge/benches/handlers.rs` (mean with confidence interval).")
     w("- Timing runs use native x86_64 release builds of the same code (this machine cannot execute")
     w("  arm64); artifact sizes are of the arm64 release bootstraps `cargo lambda build --release")
     w("  --arm64` produces, zipped as Lambda receives them.")

@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
-use companies::http::IntoResponse;
-use companies::model::{input, now, Audit, ChangeKind, Company};
-use companies::routes::{self, Resolved, Route};
-use companies::store::{CompanyCreator, DynamoStore, MemoryStore, StoreError};
+use companies::{input, now, Audit, ChangeKind, Company};
+use companies_edge::http::IntoResponse;
+use companies_edge::routes::{self, Resolved, Route};
+use companies_store::{CompanyCreator, DynamoStore, MemoryStore, StoreError};
 use serde_json::json;
 
 use crate::{flag, percentile};

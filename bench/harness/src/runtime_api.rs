@@ -375,7 +375,7 @@ pub async fn run(args: &[String]) -> Result<String, String> {
     let fresh = opts.iter().any(|o| o == "--fresh");
     let seeded_id = crate::overhead::company_id(&event);
     let store = match (fresh, &seeded_id) {
-        (true, Some(_)) => Some(companies::store::DynamoStore::from_env()?),
+        (true, Some(_)) => Some(companies_store::DynamoStore::from_env()?),
         (true, None) => return Err("--fresh needs an event that names a company".into()),
         _ => None,
     };

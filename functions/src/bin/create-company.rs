@@ -1,5 +1,8 @@
 //! The `create-company` Lambda.
 
-fn main() -> Result<(), companies::runner::lambda::Error> {
-    companies::runner::lambda::start(env!("CARGO_BIN_NAME"), companies::handlers::create_company)
+use companies_edge::handlers::company::create_company;
+use companies_edge::runner::lambda;
+
+fn main() -> Result<(), lambda::Error> {
+    lambda::start(env!("CARGO_BIN_NAME"), create_company)
 }

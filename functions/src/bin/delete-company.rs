@@ -1,5 +1,8 @@
 //! The `delete-company` Lambda.
 
-fn main() -> Result<(), companies::runner::lambda::Error> {
-    companies::runner::lambda::start(env!("CARGO_BIN_NAME"), companies::handlers::delete_company)
+use companies_edge::handlers::company::delete_company;
+use companies_edge::runner::lambda;
+
+fn main() -> Result<(), lambda::Error> {
+    lambda::start(env!("CARGO_BIN_NAME"), delete_company)
 }

@@ -1,8 +1,8 @@
 //! The `get-company-history` Lambda.
 
-fn main() -> Result<(), companies::runner::lambda::Error> {
-    companies::runner::lambda::start(
-        env!("CARGO_BIN_NAME"),
-        companies::handlers::get_company_history,
-    )
+use companies_edge::handlers::history::get_company_history;
+use companies_edge::runner::lambda;
+
+fn main() -> Result<(), lambda::Error> {
+    lambda::start(env!("CARGO_BIN_NAME"), get_company_history)
 }

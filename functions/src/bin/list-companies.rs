@@ -1,5 +1,8 @@
 //! The `list-companies` Lambda.
 
-fn main() -> Result<(), companies::runner::lambda::Error> {
-    companies::runner::lambda::start(env!("CARGO_BIN_NAME"), companies::handlers::list_companies)
+use companies_edge::handlers::company::list_companies;
+use companies_edge::runner::lambda;
+
+fn main() -> Result<(), lambda::Error> {
+    lambda::start(env!("CARGO_BIN_NAME"), list_companies)
 }

@@ -1,8 +1,8 @@
 //! The `update-bank-account` Lambda.
 
-fn main() -> Result<(), companies::runner::lambda::Error> {
-    companies::runner::lambda::start(
-        env!("CARGO_BIN_NAME"),
-        companies::handlers::update_bank_account,
-    )
+use companies_edge::handlers::bank_accounts::update_bank_account;
+use companies_edge::runner::lambda;
+
+fn main() -> Result<(), lambda::Error> {
+    lambda::start(env!("CARGO_BIN_NAME"), update_bank_account)
 }

@@ -9,8 +9,8 @@
 
 use std::collections::HashMap;
 
-use companies::model::mask;
-use companies::model::{
+use companies::mask;
+use companies::{
     input, AccountNumber, Agency, BankAccount, BankAccountInput, BankCode, Company, FieldError,
 };
 use serde::Serialize;

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use companies::store::DynamoStore;
+use companies_store::DynamoStore;
 
 use legacy::MissingCreated;
 use progress::Progress;
@@ -168,7 +168,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     match args.history_retention_days {
         Some(days) => {
-            companies::store::set_history_retention_days(days);
+            companies_store::set_history_retention_days(days);
         }
         None if args.table.is_some() && !args.dry_run => {
             eprintln!(

@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
 
-use companies::model::history::representation;
-use companies::model::{now, Audit, ChangeKind};
-use companies::store::{CompanyDeleter, CompanyImporter, MarkerPage, StoreError};
+use companies::history::representation;
+use companies::{now, Audit, ChangeKind};
+use companies_store::{Backoff, CompanyDeleter, CompanyImporter, MarkerPage, StoreError};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -23,6 +22,9 @@ use crate::source;
 /// while DynamoDB is unavailable or throttling (beyond the SDK's own retries), backing off from
 /// 200 ms to about 13 s.
 const WRITE_ATTEMPTS: u32 = 8;
+/// Between attempts of a step while DynamoDB is unavailable: long enough, over the attempts,
+/// to ride out a throttled table.
+const UNAVAILABLE: Backoff = Backoff::new(200, 12_800);
 
 pub struct Options {
     /// Write nothing: with a table, say what a run would write, update and delete.
@@ -145,7 +147,7 @@ async fn write<S: CompanyImporter>(
 }
 
 /// Runs `step` until it ends otherwise than with the store unavailable (throttling past the
-/// SDK's retries, timeouts), backing off from 200 ms to about 13 s between attempts.
+/// SDK's retries, timeouts), backing off ([`UNAVAILABLE`]) between attempts.
 async fn backing_off<T, F: Future<Output = Result<T, StoreError>>>(
     what: &str,
     mut step: impl FnMut() -> F,
@@ -156,7 +158,7 @@ async fn backing_off<T, F: Future<Output = Result<T, StoreError>>>(
         match step().await {
             Ok(done) => return Ok(done),
             Err(StoreError::Unavailable(why)) if attempt < WRITE_ATTEMPTS => {
-                let wait = Duration::from_millis(100 << attempt);
+                let wait = UNAVAILABLE.wait(attempt);
                 eprintln!(
                     "companies-import: DynamoDB unavailable ({why}); {what} again in {wait:?}"
                 );
@@ -560,8 +562,8 @@ mod tests {
     use std::collections::BTreeSet;
     use std::sync::Mutex;
 
-    use companies::model::{Company, HistoryEntry};
-    use companies::store::{CompanyReader, CompanyUpdater, LegacyImport, MemoryStore};
+    use companies::{Company, HistoryEntry};
+    use companies_store::{CompanyReader, CompanyUpdater, LegacyImport, MemoryStore};
     use time::macros::datetime;
     use uuid::Uuid;
 

@@ -1,5 +1,5 @@
 //! The Docker-free local API: an HTTP server that routes every route of `template.yaml`
-//! (see [`companies::routes::ROUTES`]) to the same handlers the Lambdas run.
+//! (see [`companies_edge::routes::routes`]) to the same handlers the Lambdas run.
 
 pub mod docs;
 pub mod sample;
@@ -9,12 +9,12 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use companies::handlers::Handled;
-use companies::http::{Problem, MAX_BODY_BYTES};
-use companies::operations::Handler;
-use companies::routes::{self, Resolved};
-use companies::runner::{observe, within, RequestInfo, LOCAL_BUDGET};
-use companies::store::Store;
+use companies_edge::handlers::Handled;
+use companies_edge::http::{Problem, MAX_BODY_BYTES};
+use companies_edge::operations::Handler;
+use companies_edge::routes::{self, Resolved};
+use companies_edge::runner::{observe, within, RequestInfo, LOCAL_BUDGET};
+use companies_store::Store;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -63,7 +63,7 @@ pub async fn handle<S: Store>(
             "This local API answers requests for localhost, 127.0.0.1 and [::1] only \
              (LOCAL_API_HOSTS adds names).",
         );
-        return to_hyper(companies::http::with_security_headers(
+        return to_hyper(companies_edge::http::with_security_headers(
             refused.into_response(),
         ));
     }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use companies::store::{DynamoStore, MemoryStore};
+use companies_store::{DynamoStore, MemoryStore};
 use tokio::net::TcpListener;
 
 #[tokio::main]

@@ -2,8 +2,8 @@
 //! says against a fresh table: `scripts/sam-local.sh` files it, and the SAM suite files it
 //! again before each event.
 
-use companies::model::{input, now, Audit, ChangeKind, Company};
-use companies::store::{CompanyCreator, CompanyReader, StoreError};
+use companies::{input, now, Audit, ChangeKind, Company};
+use companies_store::{CompanyCreator, CompanyReader, StoreError};
 use uuid::Uuid;
 
 /// The id in the events' paths.

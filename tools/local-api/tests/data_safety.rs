@@ -8,8 +8,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use common::{acme, concurrently, error_fields, header, problem, Api};
-use companies::store::Store;
-use companies::testing::MarkerAudit;
+use companies_store::testing::MarkerAudit;
+use companies_store::Store;
 use reqwest::header::{ETAG, LOCATION};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -356,7 +356,7 @@ async fn one_company_per_cnpj<S: Store + MarkerAudit>(api: Api, store: S) {
     assert_no_orphan_markers(&api, &store).await;
     assert_eq!(
         store
-            .find_by_tax_id(&companies::model::Cnpj::parse(CNPJ).unwrap())
+            .find_by_tax_id(&companies::Cnpj::parse(CNPJ).unwrap())
             .await
             .unwrap()
             .unwrap()
@@ -683,7 +683,7 @@ async fn mixed_concurrent_writers_lose_nothing<S: Store + MarkerAudit>(api: Api,
     );
     assert_eq!(
         store.name_index().await.unwrap(),
-        companies::testing::expected_name_index(&live)
+        companies_store::testing::expected_name_index(&live)
     );
 }
 

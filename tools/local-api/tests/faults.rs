@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::fault_proxy::{FaultProxy, Kind, ALWAYS};
 use common::{acme, full, header, Api};
-use companies::store::DynamoStore;
+use companies_store::DynamoStore;
 use reqwest::header::{ETAG, LOCATION};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -111,7 +111,7 @@ async fn company_count(api: &Api) -> usize {
 /// A fault proxy in front of DynamoDB Local, a store of the test table through it, and one
 /// straight to DynamoDB Local to look at what the table holds.
 async fn proxied_store() -> Option<(FaultProxy, DynamoStore, DynamoStore)> {
-    let direct = companies::testing::dynamo_store("faults").await?;
+    let direct = companies_store::testing::dynamo_store("faults").await?;
     let proxy = FaultProxy::start().await;
     let store = DynamoStore::connect_to(direct.table(), Some(&proxy.url)).await;
     Some((proxy, store, direct))
@@ -136,7 +136,7 @@ async fn a_slow_table_description_at_start_up_is_waited_for() {
         return;
     };
     // Every DescribeTable answers later than a request's attempt may take.
-    let late = companies::store::dynamo::ATTEMPT_TIMEOUT + Duration::from_millis(500);
+    let late = companies_store::dynamo::ATTEMPT_TIMEOUT + Duration::from_millis(500);
     proxy.set(
         Kind::Delay(late.as_millis() as u64),
         "DescribeTable",
@@ -264,7 +264,7 @@ async fn a_write_whose_connection_dropped_after_it_committed_is_answered_as_done
 /// client request token, which DynamoDB, Local too, answers with the first attempt's success.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_answered_in_progress_after_it_committed_is_answered_as_done() {
-    let every_attempt = companies::store::dynamo::MAX_ATTEMPTS;
+    let every_attempt = companies_store::dynamo::MAX_ATTEMPTS;
     each_write_is_answered_as_done_when(Kind::InProgressAfterCommit, every_attempt).await;
 }
 
@@ -506,7 +506,10 @@ async fn slow_calls_that_exhaust_the_budget_mean_503_in_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_database_means_503() {
-    if companies::testing::dynamo_store("faults").await.is_none() {
+    if companies_store::testing::dynamo_store("faults")
+        .await
+        .is_none()
+    {
         return;
     }
     // A port nothing listens on: bind one, then close it.
@@ -557,7 +560,7 @@ async fn a_search_asks_again_for_keys_left_unprocessed() {
 /// happened and is answered 200; the stale entries left behind are never returned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_clean_up_after_a_rename_never_shows_the_old_name() {
-    use companies::store::CompanyReader;
+    use companies_store::CompanyReader;
     let Some((proxy, store, direct)) = proxied_store().await else {
         return;
     };
@@ -574,7 +577,7 @@ async fn a_failed_clean_up_after_a_rename_never_shows_the_old_name() {
     assert_eq!(r.status(), StatusCode::OK);
     proxy.clear();
     let current = direct.get(id.parse().unwrap()).await.unwrap().unwrap();
-    let expected = companies::testing::expected_name_index([&current]);
+    let expected = companies_store::testing::expected_name_index([&current]);
     let index = direct.name_index().await.unwrap();
     assert!(
         index.is_superset(&expected) && index.len() > expected.len(),
@@ -618,8 +621,8 @@ async fn a_failed_clean_up_after_a_rename_never_shows_the_old_name() {
 /// current name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_company_with_stale_entries_beside_its_own_is_listed_once() {
-    use companies::store::CompanyReader;
-    let Some(direct) = companies::testing::dynamo_store("faults").await else {
+    use companies_store::CompanyReader;
+    let Some(direct) = companies_store::testing::dynamo_store("faults").await else {
         return;
     };
     let api = Api::start(direct.clone()).await;
@@ -636,7 +639,7 @@ async fn a_company_with_stale_entries_beside_its_own_is_listed_once() {
         let current = direct.get(company.id).await.unwrap().unwrap();
         assert!(
             direct.name_index().await.unwrap().len()
-                > companies::testing::expected_name_index([&current]).len(),
+                > companies_store::testing::expected_name_index([&current]).len(),
             "no stale entries: the test does not test anything"
         );
         for query in [
@@ -656,8 +659,8 @@ async fn a_company_with_stale_entries_beside_its_own_is_listed_once() {
 }
 
 /// What a reindex is run with in these tests.
-const REINDEX: companies::store::dynamo::reindex::ReindexOptions =
-    companies::store::dynamo::reindex::ReindexOptions {
+const REINDEX: companies_store::dynamo::reindex::ReindexOptions =
+    companies_store::dynamo::reindex::ReindexOptions {
         dry_run: false,
         segments: 2,
         concurrency: 4,
@@ -669,8 +672,8 @@ async fn filed_by_an_earlier_folding(
     direct: &DynamoStore,
     name: &str,
     old_key: &str,
-) -> companies::model::Company {
-    use companies::store::CompanyReader;
+) -> companies::Company {
+    use companies_store::CompanyReader;
     let body = json!({"company_name": name, "phone": "11978235674", "declared_billing": 1});
     let id = truth.create(&body).await["id"]
         .as_str()
@@ -678,13 +681,13 @@ async fn filed_by_an_earlier_folding(
         .parse()
         .unwrap();
     let company = direct.get(id).await.unwrap().unwrap();
-    let key = companies::model::search::name_key(name);
-    for term in companies::model::search::index_terms(name) {
-        let entry = companies::store::dynamo::items::name_entry_key(&term, &key, id);
+    let key = companies::search::name_key(name);
+    for term in companies::search::index_terms(name) {
+        let entry = companies_store::dynamo::items::name_entry_key(&term, &key, id);
         direct.delete_raw(entry).await.unwrap();
     }
     let words: Vec<&str> = old_key.split('.').collect();
-    companies::testing::file_raw(direct, id, &words, old_key).await;
+    companies_store::testing::file_raw(direct, id, &words, old_key).await;
     company
 }
 
@@ -724,7 +727,7 @@ async fn a_reindex_gets_through_throttling_conflicts_and_lost_replies() {
         assert!(report.failed.is_empty(), "{kind:?}: {:?}", report.failed);
         assert_eq!(
             direct.name_index().await.unwrap(),
-            companies::testing::expected_name_index(&companies),
+            companies_store::testing::expected_name_index(&companies),
             "{kind:?}"
         );
     }
@@ -752,7 +755,7 @@ async fn a_reindex_gets_through_throttling_conflicts_and_lost_replies() {
 /// entries after the rename had moved them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_company_renamed_during_its_repair_is_compared_again() {
-    use companies::store::CompanyReader;
+    use companies_store::CompanyReader;
     let Some((proxy, store, direct)) = proxied_store().await else {
         return;
     };
@@ -762,7 +765,7 @@ async fn a_company_renamed_during_its_repair_is_compared_again() {
     let id = truth.create(&body).await["id"].as_str().unwrap().to_owned();
     let uuid: uuid::Uuid = id.parse().unwrap();
     for term in ["p", "pa", "pad"] {
-        let entry = companies::store::dynamo::items::name_entry_key(term, "padaria.original", uuid);
+        let entry = companies_store::dynamo::items::name_entry_key(term, "padaria.original", uuid);
         direct.delete_raw(entry).await.unwrap();
     }
     proxy.set(Kind::Hold, "TransactWriteItems", 1);
@@ -782,6 +785,6 @@ async fn a_company_renamed_during_its_repair_is_compared_again() {
     assert_eq!(current.company_name, "Mercado Novo");
     assert_eq!(
         direct.name_index().await.unwrap(),
-        companies::testing::expected_name_index([&current])
+        companies_store::testing::expected_name_index([&current])
     );
 }

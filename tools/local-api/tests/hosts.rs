@@ -4,7 +4,7 @@
 mod common;
 
 use common::Api;
-use companies::store::MemoryStore;
+use companies_store::MemoryStore;
 use serde_json::{json, Value};
 
 #[tokio::test]

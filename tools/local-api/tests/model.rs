@@ -22,8 +22,8 @@ use std::fmt::Write as _;
 
 use common::fault_proxy::{FaultProxy, Kind};
 use common::Api;
-use companies::model::search;
-use companies::store::DynamoStore;
+use companies::search;
+use companies_store::DynamoStore;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -124,7 +124,7 @@ impl Transient {
         Transient {
             kind,
             target: "TransactWriteItems",
-            times: companies::store::dynamo::MAX_ATTEMPTS,
+            times: companies_store::dynamo::MAX_ATTEMPTS,
             weight,
         }
     }
@@ -855,11 +855,11 @@ fn encode(text: &str) -> String {
 }
 
 async fn run(seed: u64, steps: usize, faults: bool) {
-    let memory = Api::start(companies::store::MemoryStore::new()).await;
+    let memory = Api::start(companies_store::MemoryStore::new()).await;
     // Without faults, the calls go through the recorder, which checks them against the
     // functions' IAM grants at the end.
     let recorder = common::recorder::Recorder::start().await;
-    let (dynamo, proxy) = match companies::testing::dynamo_store("model").await {
+    let (dynamo, proxy) = match companies_store::testing::dynamo_store("model").await {
         Some(store) if faults => {
             let proxy = FaultProxy::start().await;
             let through = DynamoStore::connect_to(store.table(), Some(&proxy.url)).await;
@@ -869,7 +869,7 @@ async fn run(seed: u64, steps: usize, faults: bool) {
         None if faults => return,
         // Without DynamoDB Local (`make unit`), the in-memory store is still held to the model
         // (and to a second instance of itself).
-        None => (Api::start(companies::store::MemoryStore::new()).await, None),
+        None => (Api::start(companies_store::MemoryStore::new()).await, None),
     };
     let mut run = Run {
         apis: [memory, dynamo],

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use companies::store::DynamoStore;
-use companies::testing::dynamo_store;
+use companies_store::testing::dynamo_store;
+use companies_store::DynamoStore;
 use local_api::sample;
 use serde_json::{json, Value};
 
@@ -42,7 +42,7 @@ fn env_file(store: &DynamoStore, name: &str, drop: &[(&str, &str)]) -> PathBuf {
         "CURSOR_SECRET": "sam suite cursor key", "STAGE": "local",
     });
     let mut env = serde_json::Map::new();
-    for op in companies::operations::OPERATIONS {
+    for op in companies_edge::operations::OPERATIONS {
         let mut vars = base.clone();
         for (function, var) in drop {
             if *function == op.function_id() {
@@ -130,11 +130,11 @@ async fn every_sample_event_answers_through_sam_local_invoke() {
     let events = std::fs::read_dir(root().join("events")).unwrap();
     let mut events: Vec<PathBuf> = events.map(|e| e.unwrap().path()).collect();
     events.sort();
-    assert!(events.len() >= companies::operations::OPERATIONS.len());
+    assert!(events.len() >= companies_edge::operations::OPERATIONS.len());
     let mut seen = HashMap::new();
     for path in events {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let op = companies::operations::OPERATIONS
+        let op = companies_edge::operations::OPERATIONS
             .iter()
             .filter(|op| name.starts_with(op.name))
             .max_by_key(|op| op.name.len())
@@ -162,7 +162,7 @@ async fn every_sample_event_answers_through_sam_local_invoke() {
         assert_eq!(&head[..4], b"\x7fELF");
         assert_eq!(machine, if arch == "arm64" { 0xB7 } else { 0x3E }, "{name}");
     }
-    for op in companies::operations::OPERATIONS {
+    for op in companies_edge::operations::OPERATIONS {
         assert!(seen.contains_key(op.name), "no event ran {}", op.name);
     }
 }

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use common::{concurrently, error_fields, header, names, problem, Api};
-use companies::store::Store;
-use companies::testing::{expected_name_index, MarkerAudit};
+use companies_store::testing::{expected_name_index, MarkerAudit};
+use companies_store::Store;
 use reqwest::header::ETAG;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -40,7 +40,7 @@ async fn search_pages_through_every_match_in_name_order<S: Store>(api: Api, _sto
     {
         let name = format!("Padaria {place} {i}");
         let created = api.create(&company(&name)).await;
-        padarias.push((companies::model::search::name_key(&name), created));
+        padarias.push((companies::search::name_key(&name), created));
     }
     for other in [
         "Açougue Central",

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{full, Api};
-use companies::store::{MemoryStore, Store};
+use companies_store::{MemoryStore, Store};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -43,7 +43,7 @@ async fn logs_at_trace_hold_no_unmasked_cnpj_or_account() {
     // Before the first Api::start installs logging. Nothing else runs in this binary yet.
     std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "TRACE");
     run(MemoryStore::new()).await;
-    if let Some(store) = companies::testing::dynamo_store("trace").await {
+    if let Some(store) = companies_store::testing::dynamo_store("trace").await {
         run(store).await;
         assert!(
             common::logs_contain("\"level\":\"DEBUG\""),

@@ -17,8 +17,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use companies::store::dynamo::reindex::{ReindexOptions, ReindexReport};
-use companies::store::DynamoStore;
+use companies_store::dynamo::reindex::{ReindexOptions, ReindexReport};
+use companies_store::DynamoStore;
 
 #[derive(Parser)]
 #[command(

@@ -6,11 +6,11 @@
 use std::collections::BTreeSet;
 use std::process::{Command, Output};
 
-use companies::model::search::{self, NameQuery, Search};
-use companies::model::{input, now, Company};
-use companies::store::dynamo::items;
-use companies::store::{CompanyCreator, CompanyLister, DynamoStore};
-use companies::testing::{expected_name_index, file_raw};
+use companies::search::{self, NameQuery, Search};
+use companies::{input, now, Company};
+use companies_store::dynamo::items;
+use companies_store::testing::{expected_name_index, file_raw};
+use companies_store::{CompanyCreator, CompanyLister, DynamoStore};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -47,7 +47,7 @@ async fn found(store: &DynamoStore, q: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drifted_index_is_reported_then_set_right_then_found_clean() {
-    let Some(store) = companies::testing::dynamo_store("reindex").await else {
+    let Some(store) = companies_store::testing::dynamo_store("reindex").await else {
         return;
     };
     let cartorio = company("Cartório do 1º Ofício");

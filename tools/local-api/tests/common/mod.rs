@@ -10,7 +10,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
-use companies::store::Store;
+use companies_store::Store;
 use reqwest::header::{CONTENT_TYPE, IF_MATCH};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Map, Value};
@@ -117,7 +117,7 @@ impl Drop for Api {
 
 impl Api {
     pub async fn start<S: Store + 'static>(store: S) -> Api {
-        Self::start_with_budget(store, companies::runner::LOCAL_BUDGET).await
+        Self::start_with_budget(store, companies_edge::runner::LOCAL_BUDGET).await
     }
 
     /// The local API with another time budget per request.
@@ -349,7 +349,7 @@ macro_rules! e2e_with_store {
         mod memory {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() {
-                let store = companies::store::MemoryStore::new();
+                let store = companies_store::MemoryStore::new();
                 super::$test($crate::common::Api::start(store.clone()).await, store).await;
                 $crate::common::assert_logs_masked();
             })*
@@ -357,7 +357,7 @@ macro_rules! e2e_with_store {
         mod dynamodb {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() {
-                if let Some(store) = companies::testing::dynamo_store("e2e").await {
+                if let Some(store) = companies_store::testing::dynamo_store("e2e").await {
                     let recorder = $crate::common::recorder::Recorder::start().await;
                     let api = $crate::common::Api::start(recorder.store_for(&store).await).await;
                     super::$test(api, store).await;
@@ -376,14 +376,14 @@ macro_rules! e2e {
         mod memory {
             $(#[tokio::test]
             async fn $test() {
-                super::$test($crate::common::Api::start(companies::store::MemoryStore::new()).await).await;
+                super::$test($crate::common::Api::start(companies_store::MemoryStore::new()).await).await;
                 $crate::common::assert_logs_masked();
             })*
         }
         mod dynamodb {
             $(#[tokio::test]
             async fn $test() {
-                if let Some(store) = companies::testing::dynamo_store("e2e").await {
+                if let Some(store) = companies_store::testing::dynamo_store("e2e").await {
                     let recorder = $crate::common::recorder::Recorder::start().await;
                     super::$test($crate::common::Api::start(recorder.store_for(&store).await).await).await;
                     $crate::common::assert_logs_masked();

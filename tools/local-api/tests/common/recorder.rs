@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use companies::operations::{by_name, On};
-use companies::store::dynamo::full_table::FUNCTION_HEADER;
-use companies::store::DynamoStore;
+use companies_edge::operations::{by_name, On};
+use companies_store::dynamo::full_table::FUNCTION_HEADER;
+use companies_store::DynamoStore;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;

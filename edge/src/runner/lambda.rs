@@ -1,0 +1,171 @@
+//! The Lambda runner: what every `functions/src/bin/<operation>.rs` hands its handler to. It
+//! installs logging, builds the DynamoDB store once per instance, refuses to start an
+//! operation the registry does not know (or one that signs cursors without its key), and
+//! serves each invocation through [`super::observe`] within the invocation's deadline, with
+//! one embedded-metrics document per request.
+
+use std::future::Future;
+use std::time::Instant;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{service_fn, Request, RequestExt};
+use metrics_cloudwatch_embedded::{Builder, Collector};
+
+pub use lambda_http::Error;
+
+use super::{lambda_deadline, observe, within, RequestInfo, METRICS_NAMESPACE};
+use crate::http::{cursor, IntoResponse, Problem};
+use crate::operations::{self, Operation};
+use companies::telemetry;
+use companies_store::DynamoStore;
+
+/// When `COMPANIES_INIT_PHASES` is set (the benchmark harness sets it for its breakdown of
+/// start-up), writes how long the phase `name` took as one JSON line on stderr.
+fn phase(name: &str, value: u128) {
+    static ON: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var_os("COMPANIES_INIT_PHASES").is_some());
+    if *ON {
+        eprintln!(r#"{{"init_phase":"{name}","us":{value}}}"#);
+    }
+}
+
+/// The `main` of a function that reads or writes the table: `function` (the binary's name,
+/// an operation of the registry) served by `handler` with the store built from the Lambda
+/// environment (see [`DynamoStore::from_env`]). Returns only when it cannot start: the error
+/// is the function's init error, as Lambda reports it.
+pub fn start<F, Fut>(function: &'static str, handler: F) -> Result<(), Error>
+where
+    F: Fn(&'static DynamoStore, Request) -> Fut,
+    Fut: Future<Output = Result<lambda_http::Response<lambda_http::Body>, Problem>> + Send,
+{
+    runtime()?.block_on(async {
+        let store: &'static DynamoStore = Box::leak(Box::new(init(function).await?));
+        run(function, |req: Request| {
+            let deadline = lambda_deadline(req.lambda_context_ref().map_or(0, |c| c.deadline));
+            within(deadline, handler(store, req))
+        })
+        .await
+    })
+}
+
+/// The `main` of a function with no table access (its registry entry grants nothing).
+pub fn start_without_store<F, Fut>(function: &'static str, handler: F) -> Result<(), Error>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future + Send,
+    Fut::Output: IntoResponse,
+{
+    runtime()?.block_on(async {
+        checked(function)?;
+        telemetry::init();
+        run(function, handler).await
+    })
+}
+
+/// One thread: a function serves one request at a time.
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// The registry's entry for `function`, once its start-up conditions hold: a function that
+/// signs cursors needs its key (deployed, never the development key).
+fn checked(function: &str) -> Result<&'static Operation, Error> {
+    let operation = operations::by_name(function)
+        .ok_or_else(|| format!("{function} is not an operation of the registry"))?;
+    if operation.signs_cursors {
+        cursor::require_key()?;
+    }
+    Ok(operation)
+}
+
+/// Installs logging and builds the store from the Lambda environment (`TABLE_NAME`, region,
+/// credentials, endpoint: see [`DynamoStore::from_env`]).
+async fn init(function: &str) -> Result<DynamoStore, Error> {
+    let main_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    phase("main_at_unix", main_at);
+    checked(function)?;
+    let started = Instant::now();
+    telemetry::init();
+    phase("logging", started.elapsed().as_micros());
+    let started = Instant::now();
+    let store = DynamoStore::from_env().map_err(Error::from)?;
+    phase("client", started.elapsed().as_micros());
+    Ok(store)
+}
+
+/// The route key API Gateway matched, e.g. `GET /companies/{id}`.
+fn route_key(req: &Request) -> String {
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        if let Some(route) = &ctx.route_key {
+            return route.clone();
+        }
+    }
+    format!("{} {}", req.method(), req.uri().path())
+}
+
+/// Installs the embedded-metrics collector (once per process) with the function and stage as
+/// dimensions of every metric.
+pub fn metrics_collector(
+    function: &'static str,
+    stage: String,
+) -> Result<&'static Collector, Error> {
+    Builder::new()
+        .cloudwatch_namespace(METRICS_NAMESPACE)
+        .with_dimension("function", function)
+        .with_dimension("stage", stage)
+        .init()
+        .map_err(|e| Error::from(format!("metrics: {e}")))
+}
+
+/// Serves `handler` on the Lambda runtime until the instance is shut down, each request
+/// through [`observe`].
+async fn run<F, Fut>(function: &'static str, handler: F) -> Result<(), Error>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future + Send,
+    Fut::Output: IntoResponse,
+{
+    let started = Instant::now();
+    let stage = std::env::var("STAGE").unwrap_or_else(|_| "local".into());
+    let metrics = metrics_collector(function, stage)?;
+    phase("metrics", started.elapsed().as_micros());
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let first = &first;
+    lambda_http::run(service_fn(|req: Request| {
+        let request_id = req
+            .lambda_context_ref()
+            .map(|c| c.request_id.clone())
+            .unwrap_or_default();
+        let route = route_key(&req);
+        let apigw_request_id = crate::http::gateway_request_id(&req);
+        let path = req.uri().path().to_owned();
+        let response = handler(req);
+        async move {
+            let started = Instant::now();
+            let info = RequestInfo {
+                function,
+                request_id: &request_id,
+                apigw_request_id: apigw_request_id.as_deref(),
+                route: &route,
+                path: &path,
+            };
+            let response = observe(info, response).await;
+            if first.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                phase("first_request", started.elapsed().as_micros());
+            }
+            if let Err(e) = metrics
+                .set_property("request_id", request_id.as_str())
+                .flush(std::io::stdout().lock())
+            {
+                tracing::warn!(error = %e, "could not write metrics");
+            }
+            Ok::<_, Error>(response)
+        }
+    }))
+    .await
+}
