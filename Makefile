@@ -19,12 +19,15 @@ run-dynamodb: docs-assets
 sam-local:
 	scripts/sam-local.sh start-api
 
-# Moves the Flask service's PostgreSQL data into a table: make import FROM=postgresql://… TABLE=…
-# DAYS=<the stage's HistoryRetentionDays> (credentials, region and AWS_ENDPOINT_URL_DYNAMODB from
-# the environment; ARGS for more flags). Not echoed: FROM may hold a password (better in
-# PGPASSWORD or ~/.pgpass).
+# Moves the Flask service's PostgreSQL data into a table:
+#   DATABASE_URL=postgresql://reader@old-db.internal/companies make import TABLE=… DAYS=…
+# (DAYS: the stage's HistoryRetentionDays; ARGS for more flags). The source comes from the
+# environment only (DATABASE_URL, or libpq's PGHOST, PGDATABASE, …; the password in PGPASSWORD
+# or ~/.pgpass), never from a make variable: nothing secret is on make's, cargo's or the
+# importer's command line. Credentials, region and AWS_ENDPOINT_URL_DYNAMODB: the environment.
 import:
-	@cargo run --quiet --release -p companies-import -- --from "$(FROM)" --table "$(TABLE)" \
+	$(if $(FROM),$(error FROM is not read: a URL on the command line is visible to every user of the machine. Put it in the environment instead: DATABASE_URL=postgresql://user@host/db make import TABLE=… (the password in PGPASSWORD or ~/.pgpass)))
+	cargo run --quiet --release -p companies-import -- --table "$(TABLE)" \
 	  $(if $(DAYS),--history-retention-days $(DAYS)) $(ARGS)
 
 # Sets the name index right after a release that changes how names fold (see the README):
@@ -64,7 +67,8 @@ schemathesis:
 
 # Also: the docs build without a warning; no module of a crate imports another in a circle (the
 # layers inside the edge crate point one way; between crates the compiler holds them); the tools
-# that never run on Lambda link neither lambda_http nor lambda_runtime.
+# that never run on Lambda link neither lambda_http nor lambda_runtime; every tool the project
+# installs comes from a lockfile with hashes (Python, npm) or a verified archive (debootstrap).
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
@@ -72,6 +76,8 @@ lint:
 	python3 scripts/module-cycles.py --self-test
 	for src in shared/src store/src edge/src; do python3 scripts/module-cycles.py $$src || exit 1; done
 	scripts/no-lambda-in-tools.sh
+	python3 scripts/locked-installs.py --self-test
+	python3 scripts/locked-installs.py
 
 # sam validate --lint, cfn-lint with the serverless rules, checkov: all clean, on template.yaml
 # as it is. Suppressions sit in template.yaml beside the resource, each with its reason; those

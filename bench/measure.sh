@@ -22,10 +22,9 @@ table_functions="get-company list-companies get-company-history create-company u
 # Warm DynamoDB Local (its JIT) before measuring anything, so that whichever runs first does not
 # pay for the others: BENCH_WARMUP reads and creates, then a few cold starts of every function
 # on its own event (a delete's or a rename's transaction takes paths a create does not).
-# DynamoDB Local keeps getting faster over its first few thousand requests: after 500 of each,
-# create-company's cold start still fell from 12.5 to 9.2 ms p50 over four rounds of 40, and
-# delete-company's from 16.6 to 13.0; after 3,000 creates, create-company's stayed at 9.1–9.4.
-# Nothing of this is recorded.
+# DynamoDB Local keeps getting faster over its first few thousand requests (its JIT), so the
+# warm-up is long enough for the cold starts measured after it to stay level. Nothing of it is
+# recorded.
 echo "bench [$mode]: warming DynamoDB Local" >&2
 for fn in get-company create-company; do
   "$bench" run --event "bench/events/$fn.json" --cold 2 --warm "$BENCH_WARMUP" --label warm-up -- "$BENCH_BIN/$fn" >/dev/null

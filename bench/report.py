@@ -222,6 +222,11 @@ def answered(run):
     return ", ".join(f"{k.replace('Some(', '').replace(')', '')}×{v}" for k, v in run["statuses"].items())
 
 
+def status_classes(run):
+    """The classes (2xx, 4xx, ...) of the statuses a run's invocations answered."""
+    return {k.replace("Some(", "")[:1] for k in run["statuses"]}
+
+
 def floor_section(w, sizes):
     """Cold start of every function against the floor, in both modes, with the start-up phases."""
     runs = {}
@@ -275,7 +280,8 @@ def floor_section(w, sizes):
     w("| function | init plain | × floor | cold start plain | × floor | page faults at init (floor) | Python plain | ÷ Python plain | cold start TLS | Python TLS | ÷ Python TLS | statuses |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     # "unpaired": functions a mode's Python peer is missing for, which the Python target cannot judge.
-    worst = {"init": 0.0, "cold": 0.0, "python": 0.0, "python_no_rename": 0.0, "unpaired": []}
+    worst = {"init": 0.0, "cold": 0.0, "python": 0.0, "python_no_rename": 0.0, "unpaired": [],
+             "answered_otherwise": []}
     fl = floor["plain"]
     faults = fl.get("init_page_faults", {}).get("p50", float("nan"))
     floor_py = f"1/{py['plain']['cold_start_ms']['p50'] / fl['cold_start_ms']['p50']:.0f}" if py["plain"] else "n/a"
@@ -306,6 +312,10 @@ def floor_section(w, sizes):
             if fn != "update-company":
                 worst["python_no_rename"] = max(worst["python_no_rename"], ratio)
         statuses = answered(r)
+        # Both sides must have done the same work: a function refused (403) or failing where its
+        # peer succeeded measures the refusal, not the operation.
+        if pp and status_classes(r) != status_classes(pp):
+            worst["answered_otherwise"].append(LABELS.get(fn, fn))
         for mode, p in (("plain", pp), ("TLS", pt)):
             if p:
                 statuses += f"; Python {mode} " + answered(p)
@@ -519,6 +529,10 @@ def main():
     with open(REPORT, "w") as f:
         f.write("\n".join(lines))
     print(f"wrote {REPORT} and {CHART}")
+    if floor_worst and floor_worst["answered_otherwise"]:
+        sys.exit("bench: these functions answered otherwise than their Python peer (the run "
+                 "measured something else than the operation): "
+                 + ", ".join(floor_worst["answered_otherwise"]))
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ scripts/dynamodb-local.sh sh -c 'bench/measure.sh plain && bench/with-tls.sh ben
 
 if [ "$mode" = full ]; then
   echo "bench: criterion (handler overhead, in-memory store)" >&2
-  cargo bench --quiet -p companies --bench handlers >"$out/criterion.txt" 2>&1
+  cargo bench --quiet -p companies-edge --bench handlers >"$out/criterion.txt" 2>&1
   if [ "${BENCH_SIZES:-1}" != 0 ]; then
     echo "bench: arm64 release build for artifact sizes" >&2
     bins=(); for f in functions/src/bin/*.rs; do bins+=(--bin "$(basename "$f" .rs)"); done

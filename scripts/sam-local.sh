@@ -72,11 +72,19 @@ ensure_base_image() {
   image="companies-lambda-base:$arch"
   if docker image inspect "$image" >/dev/null 2>&1; then return; fi
   command -v debootstrap >/dev/null || apt_install debootstrap
+  # The packages are checked against Debian's archive keys: debootstrap verifies the Release
+  # file's signature with this keyring (--force-check-gpg: it stops rather than go on
+  # unchecked), then each package against the hashes the signed files list. Over https as
+  # well, so that what is fetched is not visible on the way (with an https mirror debootstrap
+  # puts ca-certificates in the image too). scripts/locked-installs.py checks these flags.
+  local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+  [ -f "$keyring" ] || apt_install debian-archive-keyring
   local debarch rootfs
   debarch=$([ "$arch" = arm64 ] && echo arm64 || echo amd64)
   rootfs=$(mktemp -d /tmp/companies-rootfs.XXXXXX)
   say "building $image: debootstrap --variant=minbase --arch=$debarch bookworm (a few minutes, once)"
-  debootstrap --variant=minbase --arch="$debarch" bookworm "$rootfs" http://deb.debian.org/debian \
+  debootstrap --variant=minbase --arch="$debarch" --keyring="$keyring" --force-check-gpg \
+    bookworm "$rootfs" https://deb.debian.org/debian \
     >target/sam-local/debootstrap.log 2>&1 || { tail -n 20 target/sam-local/debootstrap.log >&2; fail "debootstrap failed"; }
   rm -rf "$rootfs/var/cache/apt/archives"/*.deb "$rootfs/var/lib/apt/lists"/*
   tar -C "$rootfs" -c . | docker import --platform "linux/$arch" - "$image" >/dev/null

@@ -1,7 +1,6 @@
 //! Compiles the bank registry (`data/banks.csv`) into a static table sorted by code, so that no
-//! function parses CSV at run time: parsing it on the first request that named a bank took about
-//! half a millisecond on the benchmark machine, several times that on a 128 MB Lambda's share of
-//! a CPU (BENCHMARKS.md). A malformed file or a code listed twice fails the build.
+//! function parses CSV at run time, on the first request that names a bank (what that cost is
+//! in BENCHMARKS.md). A malformed file or a code listed twice fails the build.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -37,7 +36,7 @@ fn main() {
     }
     // Every field of every row, one after another in one string, and where each field ends:
     // the table holds offsets, not pointers, so it needs no relocation when the executable is
-    // loaded (a table of `&str` would be 511 × 5 of them, ten pages the loader writes on every
+    // loaded (a table of `&str` would be five pointers a bank, pages the loader writes on every
     // cold start).
     let mut text = String::new();
     let mut ends = String::new();

@@ -1,8 +1,8 @@
-//! The registry of the API's operations, declared once (the [`operations!`] table): for each,
+//! The registry of the API's operations, declared once (the `operations!` table): for each,
 //! its name (its binary under `functions/src/bin/`, the Lambda `<Name>Function` in
 //! `template.yaml`, the prefix of its `events/*.json`), its handler, its routes, the OAuth scope
 //! they require, the DynamoDB actions and key kinds it needs. The route table, dispatch, the
-//! local API and the drift tests (`edge/tests/template.rs`: template routes, scopes, policies,
+//! local API and the drift tests (`edge/tests/edge/template/`: template routes, scopes, policies,
 //! log groups, alarms, openapi, events) all read it, so an operation added here and forgotten
 //! anywhere else fails to compile or fails a test.
 
@@ -33,7 +33,7 @@ impl Scope {
 
 /// What a DynamoDB action is granted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum On {
+pub enum Resource {
     /// The companies table itself.
     Table,
     /// One of its indexes, by name.
@@ -44,7 +44,7 @@ pub enum On {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Grant {
     pub action: &'static str,
-    pub on: On,
+    pub on: Resource,
 }
 
 /// A route: method and API Gateway path template.
@@ -93,7 +93,7 @@ impl Operation {
 const fn on_table(action: &'static str) -> Grant {
     Grant {
         action,
-        on: On::Table,
+        on: Resource::Table,
     }
 }
 
@@ -104,7 +104,7 @@ const QUERY_TABLE: Grant = on_table("dynamodb:Query");
 const BATCH_GET_ITEM: Grant = on_table("dynamodb:BatchGetItem");
 const QUERY_LISTING: Grant = Grant {
     action: "dynamodb:Query",
-    on: On::Index("gsi1"),
+    on: Resource::Index("gsi1"),
 };
 
 /// Declares the operations once. From the one table it is given follow the [`Handler`] enum,

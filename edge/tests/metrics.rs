@@ -1,5 +1,8 @@
 //! Each request yields CloudWatch embedded-metric-format documents: request count, latency and
 //! errors by status class, with the function and stage as dimensions.
+//!
+//! A binary of its own: it installs the process-wide metrics recorder, which the requests of
+//! any other test in the same process would write to.
 
 use companies_edge::http::{empty, Problem};
 use companies_edge::runner::{observe, RequestInfo};

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::field::{FieldError, Given};
+use super::field::{FieldError, RawField};
 use super::limits::{
     MAX_ADDRESS_LINE_CHARS, MAX_CEP_TEXT_CHARS, MAX_CODE_TEXT_CHARS, MAX_FOREIGN_POSTAL_CODE_CHARS,
     MAX_HOUSE_NUMBER_CHARS, MAX_STREET_CHARS,
@@ -115,15 +115,15 @@ pub struct Address {
 /// The parts of an address as a document gives them, not yet checked.
 #[derive(Debug, Clone, Copy)]
 pub struct AddressParts<'a> {
-    pub street: Given<'a>,
-    pub number: Given<'a>,
-    pub complement: Given<'a>,
-    pub district: Given<'a>,
-    pub city: Given<'a>,
-    pub state: Given<'a>,
-    pub postal_code: Given<'a>,
+    pub street: RawField<'a>,
+    pub number: RawField<'a>,
+    pub complement: RawField<'a>,
+    pub district: RawField<'a>,
+    pub city: RawField<'a>,
+    pub state: RawField<'a>,
+    pub postal_code: RawField<'a>,
     /// Absent means Brazil.
-    pub country: Given<'a>,
+    pub country: RawField<'a>,
 }
 
 impl Address {
@@ -134,7 +134,7 @@ impl Address {
         let errors = &mut errors;
         let at = |key: &str| format!("{path}.{key}");
         let country = match parts.country {
-            Given::Absent => Some(CountryCode::brazil()),
+            RawField::Absent => Some(CountryCode::brazil()),
             given => given.parsed(&at("country"), 2, CountryCode::parse, errors),
         };
         let street = parts
@@ -153,7 +153,7 @@ impl Address {
             .city
             .required_text(&at("city"), MAX_ADDRESS_LINE_CHARS, errors);
         for (key, given) in [("state", parts.state), ("postal_code", parts.postal_code)] {
-            if given == Given::Absent {
+            if given == RawField::Absent {
                 errors.push(FieldError::new(at(key), "is required"));
             }
         }
@@ -269,14 +269,14 @@ impl TryFrom<AddressFields> for Address {
 
     fn try_from(fields: AddressFields) -> Result<Self, Self::Error> {
         let parts = AddressParts {
-            street: Given::Text(&fields.street),
+            street: RawField::Text(&fields.street),
             number: fields.number.as_deref().into(),
             complement: fields.complement.as_deref().into(),
             district: fields.district.as_deref().into(),
-            city: Given::Text(&fields.city),
-            state: Given::Text(&fields.state),
-            postal_code: Given::Text(&fields.postal_code),
-            country: Given::Text(&fields.country),
+            city: RawField::Text(&fields.city),
+            state: RawField::Text(&fields.state),
+            postal_code: RawField::Text(&fields.postal_code),
+            country: RawField::Text(&fields.country),
         };
         Address::from_parts(parts, "address").map_err(|errors| {
             errors

@@ -21,33 +21,33 @@ impl FieldError {
 
 /// One field as a document gives it: absent (or null), text, or something else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Given<'a> {
+pub enum RawField<'a> {
     Absent,
     Text(&'a str),
     NotText,
 }
 
-impl<'a> From<Option<&'a str>> for Given<'a> {
+impl<'a> From<Option<&'a str>> for RawField<'a> {
     fn from(text: Option<&'a str>) -> Self {
-        text.map_or(Given::Absent, Given::Text)
+        text.map_or(RawField::Absent, RawField::Text)
     }
 }
 
-impl Given<'_> {
+impl RawField<'_> {
     /// The field's text, trimmed and checked by [`text`]; `None` (with its error recorded)
     /// when it is not text.
     pub fn text(self, path: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
         match self {
-            Given::Absent => None,
-            Given::NotText => {
+            RawField::Absent => None,
+            RawField::NotText => {
                 errors.push(FieldError::new(path, "must be a string"));
                 None
             }
-            Given::Text(s) => text(s, path, max).map_err(|e| errors.push(e)).ok(),
+            RawField::Text(s) => text(s, path, max).map_err(|e| errors.push(e)).ok(),
         }
     }
 
-    /// The field's text (as [`Given::text`]) read by `parse`, whose error is recorded at `path`.
+    /// The field's text (as [`RawField::text`]) read by `parse`, whose error is recorded at `path`.
     pub fn parsed<T>(
         self,
         path: &str,
@@ -61,14 +61,14 @@ impl Given<'_> {
             .ok()
     }
 
-    /// Like [`Given::text`], recording "is required" when the field is absent.
+    /// Like [`RawField::text`], recording "is required" when the field is absent.
     pub fn required_text(
         self,
         path: &str,
         max: usize,
         errors: &mut Vec<FieldError>,
     ) -> Option<String> {
-        if self == Given::Absent {
+        if self == RawField::Absent {
             errors.push(FieldError::new(path, "is required"));
         }
         self.text(path, max, errors)

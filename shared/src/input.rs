@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::address::{Address, AddressParts};
 use super::bank_account::{AccountNumber, Agency, BankAccountInput, BankCode};
 pub use super::field::FieldError;
-use super::field::Given;
+use super::field::RawField;
 use super::limits::{
     MAX_BANK_ACCOUNTS, MAX_CODE_TEXT_CHARS, MAX_ECHOED_NAME_CHARS, MAX_NAME_CHARS,
 };
@@ -99,8 +99,8 @@ fn present<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 }
 
 /// A present value as a field: text or not.
-fn given(v: &Value) -> Given<'_> {
-    v.as_str().map_or(Given::NotText, Given::Text)
+fn given(v: &Value) -> RawField<'_> {
+    v.as_str().map_or(RawField::NotText, RawField::Text)
 }
 
 /// A string field, checked as free text ([`super::field::text`]).
@@ -183,7 +183,7 @@ pub fn address(v: &Value, errors: &mut Vec<FieldError>) -> Option<Address> {
     };
     let before = errors.len();
     unknown_fields(obj, &ADDRESS_FIELDS, "address", errors);
-    let part = |key: &str| present(obj, key).map_or(Given::Absent, given);
+    let part = |key: &str| present(obj, key).map_or(RawField::Absent, given);
     let parts = AddressParts {
         street: part("street"),
         number: part("number"),

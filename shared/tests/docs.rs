@@ -1,6 +1,7 @@
 //! The documentation's links hold: every relative link of the front pages (README.md,
 //! ARCHITECTURE.md, BENCHMARKS.md) and of docs/ names a file of the repository, and every
-//! `#anchor` a heading of its page; the front pages stay short enough to read.
+//! `#anchor` a heading of its page; the front pages stay short enough to read. And the sources
+//! keep one concern per file.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -9,23 +10,33 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Every file under `dir` whose name ends with `suffix`, skipping build output, installed
+/// packages and git's own folder.
+fn files_under(dir: PathBuf, suffix: &str) -> Vec<PathBuf> {
+    let skip = ["target", "node_modules", ".tools", ".aws-sam", ".git"];
+    let mut found = Vec::new();
+    let mut dirs = vec![dir];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_dir() && !skip.contains(&name) {
+                dirs.push(path);
+            } else if name.ends_with(suffix) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
 /// Markdown pages checked: the front pages and everything under docs/.
 fn pages() -> Vec<PathBuf> {
     let mut pages: Vec<PathBuf> = ["README.md", "ARCHITECTURE.md", "BENCHMARKS.md"]
         .iter()
         .map(|p| root().join(p))
         .collect();
-    let mut dirs = vec![root().join("docs")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "md") {
-                pages.push(path);
-            }
-        }
-    }
+    pages.extend(files_under(root().join("docs"), ".md"));
     pages
 }
 
@@ -130,4 +141,48 @@ fn the_link_checker_finds_what_is_broken() {
         "sam-build-run-locally-deploy"
     );
     assert_eq!(slug("`make run` (fast)"), "make-run-fast");
+}
+
+/// The lines of `text` before its unit-test module: `#[cfg(test)]` followed by `mod tests`
+/// (all of them without one). A `#[cfg(test)]` on anything else is code like the rest.
+fn lines_before_tests(text: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let opens_tests = |i: usize| {
+        lines[i].trim_start().starts_with("#[cfg(test)]")
+            && lines[i + 1..]
+                .iter()
+                .map(|l| l.trim_start())
+                .find(|l| !l.is_empty() && !l.starts_with("#["))
+                .is_some_and(|l| {
+                    l.starts_with("mod tests") || l.starts_with("pub(crate) mod tests")
+                })
+    };
+    (0..lines.len())
+        .find(|&i| opens_tests(i))
+        .unwrap_or(lines.len())
+}
+
+/// One concern per file: a source file's code (the part before its unit tests) is at most
+/// 400 lines; a file that grows past it holds two concerns, and splits by them.
+#[test]
+fn every_source_file_holds_one_concern() {
+    let sources = files_under(root(), ".rs");
+    assert!(sources.len() > 50, "found only {sources:?}");
+    let long: Vec<String> = sources
+        .iter()
+        .filter_map(|path| {
+            let lines = lines_before_tests(&std::fs::read_to_string(path).unwrap());
+            let shown = path.strip_prefix(root()).unwrap_or(path).display();
+            (lines > 400).then(|| format!("{shown}: {lines} lines"))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "longer than 400 lines before their tests: {long:#?}"
+    );
+    let text = "a\nb\n#[cfg(test)]\nmod tests {}\n";
+    assert_eq!(lines_before_tests(text), 2);
+    assert_eq!(lines_before_tests("a\nb\nc"), 3);
+    let early = "#[cfg(test)]\nmod fixtures;\na\nb\n#[cfg(test)]\nmod tests {}\n";
+    assert_eq!(lines_before_tests(early), 4);
 }

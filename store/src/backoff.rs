@@ -20,10 +20,8 @@ impl Backoff {
 
     /// The most retry number `retry` (1 for the first) may wait.
     pub fn bound(&self, retry: u32) -> Duration {
-        let doubled = self
-            .first_ms
-            .checked_shl(retry.saturating_sub(1).min(32))
-            .unwrap_or(u64::MAX);
+        let doublings = 1u64 << retry.saturating_sub(1).min(63);
+        let doubled = self.first_ms.saturating_mul(doublings);
         Duration::from_millis(doubled.min(self.cap_ms).max(1))
     }
 

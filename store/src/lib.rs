@@ -1,6 +1,6 @@
 //! Storage ports, one trait per capability, so each Lambda's handle offers only what its IAM
 //! policy grants. Two adapters implement them with identical behaviour: [`dynamo::DynamoStore`]
-//! and [`memory::MemoryStore`]; one contract suite (`store/tests/store_contract.rs`) runs on both.
+//! and [`memory::MemoryStore`]; one contract suite (`store/tests/store/`) runs on both.
 //!
 //! Every write is all-or-nothing: a company, the marker that reserves its CNPJ, the history
 //! entry of the version and the idempotency record of the request that wrote it are written in

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
-use companies::{search, Company};
+use companies::{input, now, search, Audit, ChangeKind, Company};
+use serde_json::json;
 
 use crate::{DynamoStore, MemoryStore, StoreError};
 
@@ -97,5 +98,36 @@ impl MarkerAudit for DynamoStore {
 
     async fn name_index(&self) -> Result<BTreeSet<(String, String)>, StoreError> {
         DynamoStore::name_index(self).await
+    }
+}
+
+/// A valid company named `name`, with an address and two bank accounts, created now.
+pub fn sample_company(name: &str) -> Company {
+    let doc = json!({
+        "company_name": name, "phone": "11978235674",
+        "declared_billing": "9999999999.99",
+        "address": {"street": "Av. Paulista", "number": "1000", "city": "São Paulo", "state": "SP",
+                    "postal_code": "01310-100"},
+        "bank_accounts": [{"bank_code": "336", "agency": "1290-0", "account_number": "1243"},
+                          {"bank_code": "001", "agency": "0001-9", "account_number": "12345-X"}]
+    });
+    let fields = doc.as_object().expect("an object");
+    Company::create(input::company(fields).expect("a valid company"), now())
+}
+
+/// The next version of `company`, renamed `name`.
+pub fn renamed(company: &Company, name: &str) -> Company {
+    let mut doc = company.to_document();
+    doc.insert("company_name".into(), json!(name));
+    company.replaced_by(input::company(&doc).expect("a valid company"), now())
+}
+
+/// Who makes a test's change of kind `kind`.
+pub fn test_audit(kind: ChangeKind) -> Audit {
+    Audit {
+        operation: kind,
+        actor: "tester".into(),
+        request_id: "r-1".into(),
+        lambda_request_id: None,
     }
 }

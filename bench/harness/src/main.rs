@@ -19,7 +19,14 @@
 //! does the same with another command line (the Python peer), on an event of its own;
 //! `--fresh` gives each cold start a company of its own (seeded before it, outside the timing).
 //! It prints one JSON document with every sample, for `bench/report.py`.
+//!
+//! By concern: [`runtime_api`] (the server the function's runtime client talks to, and the
+//! driver's end of it), [`instance`] (one function process: its start, `/proc` counters, the
+//! phases it reported), [`measure`] (the `run` command: rounds of cold starts, warm calls,
+//! summaries), [`overhead`] (`overhead`, `seed`, `probe`), [`tls_proxy`] (`tls-proxy`).
 
+mod instance;
+mod measure;
 mod overhead;
 mod runtime_api;
 mod tls_proxy;
@@ -41,7 +48,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match args.first().map(String::as_str) {
-            Some("run") => runtime_api::run(&args[1..]).await,
+            Some("run") => measure::run(&args[1..]).await,
             Some("overhead") => overhead::run(&args[1..]).await,
             Some("seed") => overhead::seed(&args[1..]).await,
             Some("probe") => overhead::probe(&args[1..]).await,

@@ -10,8 +10,7 @@
 //! It offers HTTP/2 and HTTP/1.1 by ALPN, as AWS endpoints do. Written on the same rustls and
 //! tokio as the clients' side, so that what a first call pays is the client's handshake and
 //! trust store, not the terminator's own work. Its sockets set `TCP_NODELAY`: Nagle's algorithm
-//! would hold small writes for delayed acknowledgements and add tens of milliseconds to every
-//! first call.
+//! would hold small writes for delayed acknowledgements and add that wait to every first call.
 
 use std::io::Write;
 use std::sync::Arc;

@@ -8,8 +8,10 @@ use uuid::Uuid;
 
 use super::write::{no_record, write, WriteError};
 use super::{audit, replay_if_used, twin_answer, Handled, JSON, MERGE_PATCH};
+use crate::http::body::{merge_patch, JsonBody};
 use crate::http::idempotency::{self, Idempotency};
-use crate::http::request::{merge_patch, path_id, IfMatch, JsonBody};
+use crate::http::params::path_id;
+use crate::http::preconditions::IfMatch;
 use crate::http::{empty, json, with_header, Problem};
 use companies::{input, now, BankAccount, BankAccountInput, ChangeKind, Company, FieldError};
 use companies_store::{CompanyReader, CompanyUpdater, IdempotencyReader, StoreError, StoredAnswer};

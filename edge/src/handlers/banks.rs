@@ -5,7 +5,7 @@ use lambda_http::{Request, RequestExt};
 use serde::Serialize;
 
 use super::Handled;
-use crate::http::request::query;
+use crate::http::params::query;
 use crate::http::{json, Problem};
 use companies::banks::{self, Bank};
 use companies::limits::MAX_QUERY_CHARS;

@@ -6,8 +6,10 @@ use serde::Serialize;
 
 use super::write::{no_record, write, Deleted};
 use super::{audit, page_limit, replay_if_used, twin_answer, Handled, JSON, MERGE_PATCH};
+use crate::http::body::{merge_patch, JsonBody};
 use crate::http::idempotency::{self, Idempotency};
-use crate::http::request::{merge_patch, path_id, query, IfMatch, JsonBody};
+use crate::http::params::{path_id, query};
+use crate::http::preconditions::IfMatch;
 use crate::http::{cursor, empty, json, with_header, Problem};
 use companies::search::{NameQuery, Search};
 use companies::{input, now, ChangeKind, Cnpj, Company, CompanyInput, FieldError};

@@ -6,7 +6,7 @@ use lambda_http::Request;
 use serde::Serialize;
 
 use super::{page_limit, Handled};
-use crate::http::request::{path_id, query};
+use crate::http::params::{path_id, query};
 use crate::http::{cursor, json, Problem};
 use companies::{history, HistoryEntry};
 use companies_store::HistoryReader;

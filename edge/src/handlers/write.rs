@@ -11,7 +11,7 @@ use std::future::Future;
 
 use uuid::Uuid;
 
-use crate::http::request::IfMatch;
+use crate::http::preconditions::IfMatch;
 use crate::http::Problem;
 use companies::{now, Audit, Company, HistoryEntry};
 use companies_store::{

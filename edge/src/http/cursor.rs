@@ -9,24 +9,30 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use uuid::Uuid;
 
-const FORMAT: u8 = 1;
+/// Format byte of a cursor continuing the listing of companies by id.
+const LIST_FORMAT: u8 = 1;
+/// Format byte of a cursor continuing a company's history.
 const HISTORY_FORMAT: u8 = 2;
+/// Format byte of a cursor continuing a listing by name.
 const NAME_FORMAT: u8 = 3;
 /// Longest cursor accepted: a name position (a folded name of at most
 /// [`MAX_NAME_KEY_BYTES`](companies::limits::MAX_NAME_KEY_BYTES) bytes and an id), its query
 /// digest and tag, in base64.
 const MAX_NAME_CURSOR: usize = 1024;
+/// Longest cursor of a fixed-length payload (an id, an id and a version) accepted.
+const MAX_FIXED_CURSOR: usize = 96;
 const QUERY_DIGEST_LEN: usize = 8;
 const TAG_LEN: usize = 16;
 /// Used when `CURSOR_SECRET` is unset (local development). Deployed stacks set a generated secret.
 const DEVELOPMENT_KEY: &[u8] = b"companies-api local development cursor key";
 
-static KEY: LazyLock<Vec<u8>> =
-    LazyLock::new(|| key_from(std::env::var("CURSOR_SECRET").ok(), false).unwrap_or_default());
+static SIGNING_KEY: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    signing_key_from(std::env::var("CURSOR_SECRET").ok(), false).unwrap_or_default()
+});
 
 /// The signing key: the secret, or off AWS the development key. A deployed function has no
 /// key without its secret.
-fn key_from(secret: Option<String>, deployed: bool) -> Result<Vec<u8>, String> {
+fn signing_key_from(secret: Option<String>, deployed: bool) -> Result<Vec<u8>, String> {
     match secret {
         Some(secret) if !secret.is_empty() => Ok(secret.into_bytes()),
         _ if deployed => Err(
@@ -41,11 +47,12 @@ fn key_from(secret: Option<String>, deployed: bool) -> Result<Vec<u8>, String> {
 
 /// Fails (an init error of the Lambda) when the function runs on AWS without `CURSOR_SECRET`.
 pub fn require_key() -> Result<(), String> {
-    key_from(std::env::var("CURSOR_SECRET").ok(), super::deployed()).map(|_| ())
+    signing_key_from(std::env::var("CURSOR_SECRET").ok(), super::deployed()).map(|_| ())
 }
 
+/// The HMAC-SHA256 of `payload` under the signing key, truncated to [`TAG_LEN`] bytes.
 fn tag(payload: &[u8]) -> Option<[u8; TAG_LEN]> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(&KEY).ok()?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&SIGNING_KEY).ok()?;
     mac.update(payload);
     let full = mac.finalize().into_bytes();
     let mut out = [0u8; TAG_LEN];
@@ -64,15 +71,15 @@ fn seal(format: u8, payload: &[u8]) -> String {
 }
 
 /// The payload of `len` bytes a cursor of format `format` carries, if this key signed it.
-fn open(format: u8, cursor: &str, len: usize) -> Option<Vec<u8>> {
-    if cursor.len() > 96 {
+fn open_exact_len(format: u8, cursor: &str, len: usize) -> Option<Vec<u8>> {
+    if cursor.len() > MAX_FIXED_CURSOR {
         return None;
     }
-    open_any(format, cursor).filter(|payload| payload.len() == len)
+    open(format, cursor).filter(|payload| payload.len() == len)
 }
 
 /// The payload a cursor of format `format` carries, if this key signed it.
-fn open_any(format: u8, cursor: &str) -> Option<Vec<u8>> {
+fn open(format: u8, cursor: &str) -> Option<Vec<u8>> {
     if cursor.len() > MAX_NAME_CURSOR {
         return None;
     }
@@ -82,7 +89,7 @@ fn open_any(format: u8, cursor: &str) -> Option<Vec<u8>> {
     }
     let len = bytes.len() - 1 - TAG_LEN;
     let (signed, given) = bytes.split_at(1 + len);
-    let mut mac = Hmac::<Sha256>::new_from_slice(&KEY).ok()?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&SIGNING_KEY).ok()?;
     mac.update(signed);
     mac.verify_truncated_left(given).ok()?;
     Some(signed[1..].to_vec())
@@ -90,12 +97,12 @@ fn open_any(format: u8, cursor: &str) -> Option<Vec<u8>> {
 
 /// The cursor that continues a listing after the company `after`.
 pub fn encode(after: Uuid) -> String {
-    seal(FORMAT, after.as_bytes())
+    seal(LIST_FORMAT, after.as_bytes())
 }
 
 /// The id a cursor continues after, or `None` if it was not issued by [`encode`] with this key.
 pub fn decode(cursor: &str) -> Option<Uuid> {
-    Uuid::from_slice(&open(FORMAT, cursor, 16)?).ok()
+    Uuid::from_slice(&open_exact_len(LIST_FORMAT, cursor, 16)?).ok()
 }
 
 /// A digest binding a cursor to the listing (`canonical` text of its query) it came from.
@@ -118,7 +125,7 @@ pub fn encode_name(canonical: &str, position: &str) -> String {
 /// The position a name cursor continues after, or `None` if it was not issued by
 /// [`encode_name`] for the same query with this key.
 pub fn decode_name(canonical: &str, cursor: &str) -> Option<String> {
-    let payload = open_any(NAME_FORMAT, cursor)?;
+    let payload = open(NAME_FORMAT, cursor)?;
     let (digest, position) = payload.split_at_checked(QUERY_DIGEST_LEN)?;
     (digest == query_digest(canonical)).then_some(())?;
     String::from_utf8(position.to_vec()).ok()
@@ -134,7 +141,7 @@ pub fn encode_history(id: Uuid, before: u64) -> String {
 /// The version a history cursor of company `id` continues below, or `None` if it was not
 /// issued by [`encode_history`] for that company with this key.
 pub fn decode_history(id: Uuid, cursor: &str) -> Option<u64> {
-    let payload = open(HISTORY_FORMAT, cursor, 16 + 8)?;
+    let payload = open_exact_len(HISTORY_FORMAT, cursor, 16 + 8)?;
     let (company, version) = payload.split_at(16);
     (company == id.as_bytes()).then_some(())?;
     Some(u64::from_be_bytes(version.try_into().ok()?))
@@ -146,10 +153,10 @@ mod tests {
 
     #[test]
     fn a_deployed_function_needs_its_secret() {
-        assert!(key_from(None, true).is_err());
-        assert!(key_from(Some(String::new()), true).is_err());
-        assert_eq!(key_from(Some("s".into()), true).unwrap(), b"s");
-        assert_eq!(key_from(None, false).unwrap(), DEVELOPMENT_KEY);
+        assert!(signing_key_from(None, true).is_err());
+        assert!(signing_key_from(Some(String::new()), true).is_err());
+        assert_eq!(signing_key_from(Some("s".into()), true).unwrap(), b"s");
+        assert_eq!(signing_key_from(None, false).unwrap(), DEVELOPMENT_KEY);
     }
 
     #[test]
@@ -188,7 +195,7 @@ mod tests {
         let id = Uuid::now_v7();
         let good = encode(id);
         // Same shape, other id, no valid tag.
-        let mut forged = vec![FORMAT];
+        let mut forged = vec![LIST_FORMAT];
         forged.extend_from_slice(Uuid::now_v7().as_bytes());
         forged.extend_from_slice(&[0u8; TAG_LEN]);
         let forged = URL_SAFE_NO_PAD.encode(forged);

@@ -78,21 +78,21 @@ impl Idempotency {
         let Some(value) = values.next() else {
             return Ok(None);
         };
-        let bad = || {
+        let invalid = || {
             Problem::bad_request(format!(
                 "Idempotency-Key must appear once and hold 1 to {MAX_KEY_LEN} visible ASCII characters."
             ))
         };
         if values.next().is_some() {
-            return Err(bad());
+            return Err(invalid());
         }
-        let raw = value.to_str().map_err(|_| bad())?.trim();
+        let raw = value.to_str().map_err(|_| invalid())?.trim();
         let key = raw
             .strip_prefix('"')
             .and_then(|k| k.strip_suffix('"'))
             .unwrap_or(raw);
         if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(bad());
+            return Err(invalid());
         }
         let subject = actor(caller(req), super::authenticated())?;
         let canonical = serde_json::to_string(document).unwrap_or_default();

@@ -1,15 +1,21 @@
-//! The HTTP edge: request parsing and bounds, responses, problem details, cursors.
-//! Nothing below this module knows about HTTP.
+//! The HTTP edge: reading requests (path and query parameters in [`params`], bodies in
+//! [`body`], `If-Match` in [`preconditions`], `Idempotency-Key` in [`idempotency`]), responses,
+//! problem details ([`problem`]) and signed cursors ([`cursor`]). Nothing below this module
+//! knows about HTTP.
 
+pub mod body;
 pub mod cursor;
 pub mod idempotency;
+pub mod params;
+pub mod preconditions;
 pub mod problem;
-pub mod request;
+mod strict_json;
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
+pub use body::MAX_BODY_BYTES;
 pub use problem::{IntoResponse, Problem};
 
 /// Whether this process runs as a deployed Lambda function (the runtime sets the variable),
@@ -36,9 +42,6 @@ pub fn gateway_request_id(req: &lambda_http::Request) -> Option<String> {
         _ => None,
     }
 }
-
-/// Largest request body accepted, in bytes.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {

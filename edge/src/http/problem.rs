@@ -23,8 +23,9 @@ pub struct Problem {
     pub cause: Option<Box<str>>,
 }
 
+/// The body of a problem+json answer: the problem details object of RFC 9457.
 #[derive(Serialize)]
-struct Body9457<'a> {
+struct ProblemDetails<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
     title: &'a str,
@@ -73,14 +74,14 @@ impl Problem {
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let mut p = Self::new(
+        let mut problem = Self::new(
             StatusCode::BAD_REQUEST,
             "urn:companies:problem:validation-error",
             "Invalid request",
             "One or more fields are invalid; see errors.",
         );
-        p.errors = errors;
-        p
+        problem.errors = errors;
+        problem
     }
 
     pub fn malformed_json() -> Self {
@@ -110,25 +111,25 @@ impl Problem {
     }
 
     pub fn method_not_allowed(allow: String) -> Self {
-        let mut p = Self::new(
+        let mut problem = Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "about:blank",
             "Method Not Allowed",
             format!("This resource supports: {allow}."),
         );
-        p.allow = Some(allow.into_boxed_str());
-        p
+        problem.allow = Some(allow.into_boxed_str());
+        problem
     }
 
     pub fn duplicate_accounts(errors: Vec<FieldError>) -> Self {
-        let mut p = Self::new(
+        let mut problem = Self::new(
             StatusCode::CONFLICT,
             "urn:companies:problem:duplicate-bank-account",
             "Duplicate bank account",
             "A bank account with the same bank, agency and account number is already present.",
         );
-        p.errors = errors;
-        p
+        problem.errors = errors;
+        problem
     }
 
     pub fn duplicate_account(existing: uuid::Uuid) -> Self {
@@ -154,14 +155,14 @@ impl Problem {
             Some(id) => format!("is already registered to company {id}"),
             None => "is already registered to another company".to_owned(),
         };
-        let mut p = Self::new(
+        let mut problem = Self::new(
             StatusCode::CONFLICT,
             "urn:companies:problem:duplicate-tax-id",
             "Duplicate CNPJ",
             "Another company already holds this CNPJ.",
         );
-        p.errors = vec![FieldError::new("tax_id", message)];
-        p
+        problem.errors = vec![FieldError::new("tax_id", message)];
+        problem
     }
 
     pub fn idempotency_key_reused() -> Self {
@@ -174,14 +175,14 @@ impl Problem {
     }
 
     pub fn idempotency_in_flight() -> Self {
-        let mut p = Self::new(
+        let mut problem = Self::new(
             StatusCode::CONFLICT,
             "urn:companies:problem:idempotency-key-in-use",
             "Request in progress",
             "A request with this Idempotency-Key is still being processed; retry shortly.",
         );
-        p.retry_after = Some(1);
-        p
+        problem.retry_after = Some(1);
+        problem
     }
 
     pub fn edit_conflict() -> Self {
@@ -221,14 +222,14 @@ impl Problem {
     }
 
     pub fn unavailable() -> Self {
-        let mut p = Self::new(
+        let mut problem = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "about:blank",
             "Service Unavailable",
             "The service is temporarily unable to handle the request; retry shortly.",
         );
-        p.retry_after = Some(1);
-        p
+        problem.retry_after = Some(1);
+        problem
     }
 
     pub fn internal() -> Self {
@@ -242,7 +243,7 @@ impl Problem {
 
     /// The problem+json response. The cause stays behind.
     pub fn into_response(self) -> Response<Body> {
-        let body = Body9457 {
+        let body = ProblemDetails {
             kind: self.kind,
             title: self.title,
             status: self.status.as_u16(),

@@ -56,8 +56,8 @@ where
     Fut::Output: IntoResponse,
 {
     runtime()?.block_on(async {
-        checked(function)?;
         telemetry::init();
+        checked(function).map_err(|e| refused(function, e))?;
         run(function, handler).await
     })
 }
@@ -69,15 +69,34 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .build()?)
 }
 
-/// The registry's entry for `function`, once its start-up conditions hold: a function that
-/// signs cursors needs its key (deployed, never the development key).
+/// The registry's entry for `function`, once its start-up conditions hold: no development
+/// switch outside the local stage, and a function that signs cursors needs its key (deployed,
+/// never the development key).
 fn checked(function: &str) -> Result<&'static Operation, Error> {
+    development_switches(
+        std::env::var("STAGE").ok().as_deref(),
+        std::env::var_os("AWS_SAM_LOCAL").is_some(),
+    )?;
     let operation = operations::by_name(function)
         .ok_or_else(|| format!("{function} is not an operation of the registry"))?;
     if operation.signs_cursors {
         cursor::require_key()?;
     }
     Ok(operation)
+}
+
+/// Refuses `AWS_SAM_LOCAL` (what `sam local` sets; with it, writes need no caller) unless the
+/// stage is `local`: a deployed stage's function started with it would take anonymous writes,
+/// so it fails closed, with the init error Lambda shows, whatever the variable's value.
+fn development_switches(stage: Option<&str>, sam_local: bool) -> Result<(), String> {
+    match stage {
+        _ if !sam_local => Ok(()),
+        Some("local") => Ok(()),
+        other => Err(format!(
+            "AWS_SAM_LOCAL is set but STAGE is {}: the development switch is refused outside the local stage",
+            other.map_or_else(|| "not set".to_owned(), |s| format!("{s:?}"))
+        )),
+    }
 }
 
 /// Installs logging and builds the store from the Lambda environment (`TABLE_NAME`, region,
@@ -88,14 +107,25 @@ async fn init(function: &str) -> Result<DynamoStore, Error> {
         .map(|d| d.as_micros())
         .unwrap_or(0);
     phase("main_at_unix", main_at);
-    checked(function)?;
     let started = Instant::now();
     telemetry::init();
     phase("logging", started.elapsed().as_micros());
+    checked(function).map_err(|e| refused(function, e))?;
     let started = Instant::now();
-    let store = DynamoStore::from_env().map_err(Error::from)?;
+    let store = DynamoStore::from_env().map_err(|e| refused(function, Error::from(e)))?;
     phase("client", started.elapsed().as_micros());
     Ok(store)
+}
+
+/// The message of the log line a function writes when it refuses to start. Lambda publishes
+/// no metric of failed starts: the template's metric filters count this line.
+pub const START_REFUSED: &str = "start refused";
+
+/// Logs why `function` refuses to start (one JSON line, [`START_REFUSED`]) and hands the error
+/// back: returned from `main`, it is the init error Lambda shows.
+fn refused(function: &str, error: Error) -> Error {
+    tracing::error!(function, reason = %error, "{START_REFUSED}");
+    error
 }
 
 /// The route key API Gateway matched, e.g. `GET /companies/{id}`.
@@ -168,4 +198,30 @@ where
         }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::development_switches;
+
+    #[test]
+    fn the_sam_local_switch_is_refused_outside_the_local_stage() {
+        assert_eq!(development_switches(Some("local"), true), Ok(()));
+        assert_eq!(development_switches(Some("prod"), false), Ok(()));
+        assert_eq!(development_switches(None, false), Ok(()));
+        for stage in [
+            Some("prod"),
+            Some("staging"),
+            Some("dev"),
+            Some(""),
+            Some("Local"),
+            None,
+        ] {
+            let refused = development_switches(stage, true).unwrap_err();
+            assert!(
+                refused.starts_with("AWS_SAM_LOCAL is set but STAGE is"),
+                "{refused}"
+            );
+        }
+    }
 }

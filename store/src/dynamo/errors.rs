@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use super::items::Item;
-use super::writes::Part;
+use super::writes::StepKind;
 use crate::StoreError;
 pub use companies::telemetry::causes;
 
@@ -50,11 +50,11 @@ where
     }
 }
 
-/// Maps the failure of a single-item write: a failed condition by `part` (with the old item
+/// Maps the failure of a single-item write: a failed condition by `kind` (with the old item
 /// `old_item` finds in the error), anything else as [`sdk_error`].
 pub fn single_item_error<E>(
     op: &str,
-    part: Part,
+    kind: StepKind,
     err: SdkError<E, HttpResponse>,
     old_item: impl for<'a> FnOnce(&'a E) -> Option<&'a Item>,
 ) -> StoreError
@@ -63,7 +63,7 @@ where
 {
     if let SdkError::ServiceError(e) = &err {
         if e.err().code() == Some("ConditionalCheckFailedException") {
-            return part.condition_failed(old_item(e.err()));
+            return kind.condition_failed(old_item(e.err()));
         }
     }
     sdk_error(op, err)

@@ -49,7 +49,7 @@ use items::{company_key, from_item, marker_holder, Item, COMPANY_LIST_PK};
 /// The item that holds a write's token once it has landed: the version's history entry, which
 /// no later write replaces (a later writer may have replaced the company item already), or
 /// `otherwise` for a write without one.
-fn proof(id: Uuid, history: Option<&HistoryEntry>, otherwise: Item) -> Item {
+fn token_holder(id: Uuid, history: Option<&HistoryEntry>, otherwise: Item) -> Item {
     history.map_or(otherwise, |entry| items::history_key(id, entry.version))
 }
 
@@ -154,8 +154,8 @@ impl CompanyCreator for DynamoStore {
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
         let change = writes::create(company, idempotency, history, &token)?;
-        let proof = proof(company.id, history, company_key(company.id));
-        self.write(change, &token, proof).await
+        let token_holder = token_holder(company.id, history, company_key(company.id));
+        self.write(change, &token, token_holder).await
     }
 }
 
@@ -194,8 +194,8 @@ impl CompanyImporter for DynamoStore {
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
         let change = writes::import(company, legacy_id, source, history, &token)?;
-        let proof = proof(company.id, Some(history), company_key(company.id));
-        self.write(change, &token, proof).await
+        let token_holder = token_holder(company.id, Some(history), company_key(company.id));
+        self.write(change, &token, token_holder).await
     }
 
     async fn legacy_import(&self, legacy_id: i64) -> Result<Option<LegacyImport>, StoreError> {
@@ -215,8 +215,8 @@ impl CompanyImporter for DynamoStore {
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
         let change = writes::reimport(current, next, legacy_id, source, history, &token)?;
-        let proof = proof(next.id, Some(history), company_key(next.id));
-        self.write(change, &token, proof).await
+        let token_holder = token_holder(next.id, Some(history), company_key(next.id));
+        self.write(change, &token, token_holder).await
     }
 }
 
@@ -230,8 +230,8 @@ impl CompanyUpdater for DynamoStore {
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
         let change = writes::replace(current, next, idempotency, history, &token)?;
-        let proof = proof(next.id, history, company_key(next.id));
-        self.write(change, &token, proof).await
+        let token_holder = token_holder(next.id, history, company_key(next.id));
+        self.write(change, &token, token_holder).await
     }
 }
 
@@ -243,8 +243,8 @@ impl CompanyDeleter for DynamoStore {
     ) -> Result<(), StoreError> {
         let token = Uuid::new_v4().simple().to_string();
         let change = writes::delete(current, history, &token)?;
-        let proof = proof(current.id, history, items::tombstone_key(current.id));
-        self.write(change, &token, proof).await
+        let token_holder = token_holder(current.id, history, items::tombstone_key(current.id));
+        self.write(change, &token, token_holder).await
     }
 }
 

@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::errors::sdk_error;
 use super::items::{self, company_key, company_of, Item, COMPANY_NAME, COMPANY_SK, PK, SK};
-use super::writes::{Action, Condition, Part, Step, MAX_TRANSACTION_ITEMS};
+use super::writes::{Action, Condition, Step, StepKind, MAX_TRANSACTION_ITEMS};
 use super::DynamoStore;
 use crate::{CompanyReader, StoreError};
 use companies::{search, Partition};
@@ -285,7 +285,7 @@ impl DynamoStore {
                 return Ok(Some(repair));
             }
             let check = Step {
-                part: Part::CompanyAsRead,
+                kind: StepKind::CompanyAsRead,
                 action: Action::Check(company_key(id)),
                 condition: Some(match &company {
                     Some(c) => Condition::at_version(c.version),
@@ -326,7 +326,7 @@ impl DynamoStore {
                     .by_ref()
                     .take(MAX_TRANSACTION_ITEMS - 1)
                     .map(|action| Step {
-                        part: Part::NameIndex,
+                        kind: StepKind::NameIndex,
                         action,
                         condition: None,
                     }),

@@ -9,7 +9,6 @@
 //! done. (The entry of a version is never replaced, so a later writer cannot hide it.) Transactions also send
 //! a ClientRequestToken, so DynamoDB itself answers a retried one that had committed.
 
-
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -20,7 +19,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::errors::{sdk_error, single_item_error, TRANSACTION_CONFLICT};
 use super::items::{Item, WRITE_TOKEN};
-use super::writes::{Action, Part, Step, WriteSet};
+use super::writes::{Action, Step, StepKind, WriteSet};
 use super::DynamoStore;
 use crate::{Backoff, StoreError};
 
@@ -120,7 +119,7 @@ impl DynamoStore {
         let steps: Vec<Step> = keys
             .into_iter()
             .map(|key| Step {
-                part: Part::NameIndex,
+                kind: StepKind::NameIndex,
                 action: Action::Delete(key),
                 condition: None,
             })
@@ -214,10 +213,10 @@ impl DynamoStore {
         // condition (the CNPJ it took, the version it wrote).
         let conditions = reasons
             .iter()
-            .zip(steps.iter().map(|s| s.part))
+            .zip(steps.iter().map(|s| s.kind))
             .filter(|(r, _)| r.code() == Some("ConditionalCheckFailed"));
-        if let Some((reason, part)) = conditions.min_by_key(|(_, p)| *p != Part::Idempotency) {
-            return Attempt::Failed(part.condition_failed(reason.item()));
+        if let Some((reason, kind)) = conditions.min_by_key(|(_, p)| *p != StepKind::Idempotency) {
+            return Attempt::Failed(kind.condition_failed(reason.item()));
         }
         let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
         if codes.iter().any(|c| THROTTLED.contains(c)) {
@@ -274,7 +273,7 @@ impl DynamoStore {
     }
 
     async fn write_one(&self, step: &Step) -> Attempt {
-        let (part, c) = (step.part, step.condition.as_ref());
+        let (kind, c) = (step.kind, step.condition.as_ref());
         let result = match &step.action {
             Action::Put(item) => conditioned!(
                 self.client
@@ -287,7 +286,7 @@ impl DynamoStore {
             .await
             .map(|_| ())
             .map_err(|e| {
-                single_item_error("PutItem", part, e, |e| match e {
+                single_item_error("PutItem", kind, e, |e| match e {
                     PutItemError::ConditionalCheckFailedException(c) => c.item(),
                     _ => None,
                 })
@@ -303,7 +302,7 @@ impl DynamoStore {
             .await
             .map(|_| ())
             .map_err(|e| {
-                single_item_error("DeleteItem", part, e, |e| match e {
+                single_item_error("DeleteItem", kind, e, |e| match e {
                     DeleteItemError::ConditionalCheckFailedException(c) => c.item(),
                     _ => None,
                 })

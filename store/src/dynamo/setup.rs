@@ -19,8 +19,8 @@ use super::items::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use super::DynamoStore;
 use crate::StoreError;
 
-/// SDK timeouts and retries: every call of a request gives up well inside the 10 s function
-/// timeout of `template.yaml`.
+/// SDK timeouts and retries: every call of a request gives up well inside the function timeout
+/// of `template.yaml` (the template test holds the two together).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
@@ -183,8 +183,8 @@ impl DynamoStore {
     ///
     /// The tools call it once at start-up, so its `DescribeTable` gets [`STARTUP_TIMEOUT`] per
     /// attempt instead of a request's [`ATTEMPT_TIMEOUT`]: DynamoDB Local counts the table's
-    /// items to answer it (0.1 s at 250,000 items on the benchmark machine; bench/scale.sh's
-    /// table holds some 1.5 million), and a slow answer there is no reason to give up.
+    /// items to answer it, which grows with the table (bench/scale.sh's is large), and a slow
+    /// answer there is no reason to give up.
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
         let patient = aws_sdk_dynamodb::config::Config::builder()
             .timeout_config(timeouts_of(STARTUP_TIMEOUT, STARTUP_TIMEOUT * MAX_ATTEMPTS));

@@ -16,9 +16,9 @@ use super::items::{
 use crate::{unix_now, IdempotencyRecord, StoreError};
 use companies::{search, Cnpj, Company, HistoryEntry};
 
-/// What one step of a write is, to tell which condition failed.
+/// What one step of a write writes, to tell which condition failed when one does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
+pub enum StepKind {
     NewCompany,
     ExistingCompany,
     TakeTaxId,
@@ -35,23 +35,25 @@ pub enum Part {
     CompanyAsRead,
 }
 
-impl Part {
+impl StepKind {
     /// The error a failed condition on this step means; `old` is the item as it was.
     pub fn condition_failed(self, old: Option<&Item>) -> StoreError {
         match self {
-            Part::NewCompany | Part::LegacyId => StoreError::AlreadyExists,
-            Part::ExistingCompany => match old {
+            StepKind::NewCompany | StepKind::LegacyId => StoreError::AlreadyExists,
+            StepKind::ExistingCompany => match old {
                 Some(item) if !item.is_empty() => StoreError::VersionConflict,
                 _ => StoreError::NotFound,
             },
-            Part::TakeTaxId => StoreError::TaxIdTaken(old.and_then(marker_holder)),
+            StepKind::TakeTaxId => StoreError::TaxIdTaken(old.and_then(marker_holder)),
             // The marker changed hands since the company was read: the company changed too.
-            Part::FreeTaxId => StoreError::VersionConflict,
-            Part::Idempotency => StoreError::IdempotencyKeyTaken,
+            StepKind::FreeTaxId => StoreError::VersionConflict,
+            StepKind::Idempotency => StoreError::IdempotencyKeyTaken,
             // The company was deleted already: its version check failed too.
-            Part::Tombstone => StoreError::NotFound,
+            StepKind::Tombstone => StoreError::NotFound,
             // Another writer recorded this version: it wrote the company too.
-            Part::History | Part::NameIndex | Part::CompanyAsRead => StoreError::VersionConflict,
+            StepKind::History | StepKind::NameIndex | StepKind::CompanyAsRead => {
+                StoreError::VersionConflict
+            }
         }
     }
 }
@@ -120,7 +122,7 @@ pub(super) enum Action {
 /// One conditional step of a write.
 #[derive(Clone)]
 pub struct Step {
-    pub(super) part: Part,
+    pub(super) kind: StepKind,
     pub(super) action: Action,
     pub(super) condition: Option<Condition>,
 }
@@ -149,7 +151,7 @@ impl WriteSet {
         if let (Some(name), Some(name_key)) = (new, &new_key) {
             self.steps
                 .extend(search::index_terms(name).iter().map(|term| Step {
-                    part: Part::NameIndex,
+                    kind: StepKind::NameIndex,
                     action: Action::Put(items::name_entry_item(term, name_key, id)),
                     condition: None,
                 }));
@@ -159,7 +161,7 @@ impl WriteSet {
                 let entry = items::name_entry_key(&term, name_key, id);
                 if self.steps.len() < MAX_TRANSACTION_ITEMS {
                     self.steps.push(Step {
-                        part: Part::NameIndex,
+                        kind: StepKind::NameIndex,
                         action: Action::Delete(entry),
                         condition: None,
                     });
@@ -191,7 +193,7 @@ fn history(
     let mut item = items::history_item(id, entry)?;
     item.insert(WRITE_TOKEN.into(), AttributeValue::S(token.to_owned()));
     Ok(Some(Step {
-        part: Part::History,
+        kind: StepKind::History,
         action: Action::Put(item),
         condition: Some(Condition::absent()),
     }))
@@ -205,7 +207,7 @@ pub fn create(
     token: &str,
 ) -> Result<WriteSet, StoreError> {
     let mut steps = vec![Step {
-        part: Part::NewCompany,
+        kind: StepKind::NewCompany,
         action: Action::Put(company_item(company, token)?),
         condition: Some(Condition::absent()),
     }];
@@ -233,7 +235,7 @@ pub fn import(
     change.steps.insert(
         1,
         Step {
-            part: Part::LegacyId,
+            kind: StepKind::LegacyId,
             action: Action::Put(items::legacy_item(
                 legacy_id,
                 company.id,
@@ -258,7 +260,7 @@ pub fn reimport(
     token: &str,
 ) -> Result<WriteSet, StoreError> {
     let marker = Step {
-        part: Part::LegacyId,
+        kind: StepKind::LegacyId,
         action: Action::Put(items::legacy_item(legacy_id, next.id, next.version, source)),
         condition: None,
     };
@@ -294,7 +296,7 @@ fn replacing(
     also: Option<Step>,
 ) -> Result<WriteSet, StoreError> {
     let mut steps = vec![Step {
-        part: Part::ExistingCompany,
+        kind: StepKind::ExistingCompany,
         action: Action::Put(company_item(next, token)?),
         condition: Some(Condition::at_version(current.version)),
     }];
@@ -321,7 +323,7 @@ pub fn delete(
     token: &str,
 ) -> Result<WriteSet, StoreError> {
     let mut steps = vec![Step {
-        part: Part::ExistingCompany,
+        kind: StepKind::ExistingCompany,
         action: Action::Delete(company_key(current.id)),
         condition: Some(Condition::at_version(current.version)),
     }];
@@ -330,7 +332,7 @@ pub fn delete(
         // The delete's history entry holds its token.
         Some(entry) => steps.push(entry),
         None => steps.push(Step {
-            part: Part::Tombstone,
+            kind: StepKind::Tombstone,
             action: Action::Put(tombstone_item(current.id, token)),
             condition: Some(Condition::absent()),
         }),
@@ -350,12 +352,12 @@ fn tax_id_moves(current: Option<&Company>, next: Option<&Company>) -> Vec<Step> 
         return Vec::new();
     }
     let free = old.map(|(cnpj, id)| Step {
-        part: Part::FreeTaxId,
+        kind: StepKind::FreeTaxId,
         action: Action::Delete(tax_id_key(&cnpj)),
         condition: Some(Condition::free_or_held_by(id)),
     });
     let take = new.map(|(cnpj, id)| Step {
-        part: Part::TakeTaxId,
+        kind: StepKind::TakeTaxId,
         action: Action::Put(marker_item(&cnpj, id)),
         condition: Some(Condition::free_or_held_by(id)),
     });
@@ -368,7 +370,7 @@ fn record(idempotency: Option<&IdempotencyRecord>) -> Result<Option<Step>, Store
         return Ok(None);
     };
     Ok(Some(Step {
-        part: Part::Idempotency,
+        kind: StepKind::Idempotency,
         action: Action::Put(items::idempotency_item(r)?),
         condition: Some(
             Condition::new(

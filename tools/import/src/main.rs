@@ -1,7 +1,8 @@
 //! `companies-import`: moves the Flask service's PostgreSQL data into the companies table.
 //!
 //! ```sh
-//! companies-import --from postgresql://user@host/db --table companies-prod --rejects rejects.jsonl
+//! DATABASE_URL=postgresql://reader@old-db.internal/companies PGPASSWORD=… \
+//!   companies-import --table companies-prod --history-retention-days 1827
 //! ```
 //!
 //! Exit status: 0 when every row was imported (or was already, and is up to date), 2 when rows
@@ -20,12 +21,13 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use anyhow::{bail, Context as _};
+use clap::{CommandFactory, Parser};
 use companies_store::DynamoStore;
 
 use legacy::MissingCreated;
 use progress::Progress;
-use run::{Options, Summary};
+use run::{Options, RunError};
 
 #[derive(Parser)]
 #[command(
@@ -36,20 +38,18 @@ use run::{Options, Summary};
              was changed through the API too (then reported)."
 )]
 struct Args {
-    /// PostgreSQL URL of the Flask service's database, e.g.
-    /// postgresql://reader@old-db.internal/companies?sslmode=verify-full&sslrootcert=ca.pem.
-    /// The password: in the URL, PGPASSWORD, or the password file (PGPASSFILE, ~/.pgpass).
-    /// TLS: sslmode / PGSSLMODE (prefer by default; verify-full recommended), sslrootcert /
-    /// PGSSLROOTCERT (Mozilla's roots otherwise).
-    #[arg(
-        long = "from",
-        env = "DATABASE_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    from: String,
+    /// PostgreSQL URL of the Flask service's database, without a password (refused: a
+    /// command line is visible to every user of the machine). Default: DATABASE_URL, else
+    /// libpq's PGHOST, PGPORT, PGDATABASE, PGUSER. The password: PGPASSWORD, the password file
+    /// (PGPASSFILE, ~/.pgpass), or DATABASE_URL in the environment. TLS: sslmode / PGSSLMODE
+    /// (verify-full by default), sslrootcert / PGSSLROOTCERT (Mozilla's roots otherwise);
+    /// require_auth, channel_binding as libpq reads them.
+    #[arg(long = "from", value_name = "URL")]
+    from: Option<String>,
     /// The DynamoDB table (the stack's CompaniesTable). Credentials, region and
-    /// AWS_ENDPOINT_URL_DYNAMODB come from the standard AWS environment.
+    /// AWS_ENDPOINT_URL_DYNAMODB come from the standard AWS environment. Before it writes, a
+    /// run reads every item of the table once (a Scan) to find the markers of imported rows
+    /// and see what it would change.
     #[arg(
         long,
         env = "TABLE_NAME",
@@ -75,8 +75,7 @@ struct Args {
     #[arg(long)]
     null_created_as_import_time: bool,
     /// Also delete the companies imported from rows deleted from the Flask database since
-    /// (unless changed through the API since: reported). Reads every item of the table once
-    /// (a Scan) to find the markers of imported rows.
+    /// (unless changed through the API since: reported).
     #[arg(long)]
     carry_deletions: bool,
     /// With --carry-deletions: delete even when that is more than 10 % of the imported
@@ -84,6 +83,12 @@ struct Args {
     /// source database must not empty the table). Run --dry-run first: it shows the counts.
     #[arg(long, requires = "carry_deletions")]
     allow_mass_delete: bool,
+    /// Write even when the run would rewrite more than 10 % of the companies imported earlier
+    /// (their rows changed in the source since), or none of them is in the source as imported
+    /// (refused otherwise: a wrong source database must not overwrite the table). Run
+    /// --dry-run first: it shows the counts.
+    #[arg(long)]
+    allow_mass_update: bool,
     /// Create the table if it does not exist (for a local DynamoDB; a stage's table comes from
     /// its stack).
     #[arg(long, conflicts_with = "dry_run")]
@@ -99,111 +104,32 @@ struct Args {
     quiet: bool,
 }
 
-fn print_summary(summary: &Summary) {
-    eprintln!(
-        "companies-import: read {} companies and {} bank accounts",
-        summary.companies_read, summary.accounts_read
-    );
-    if !summary.read_table {
-        eprintln!(
-            "  would write (dry run, without reading the table): {} companies, {} bank accounts",
-            summary.companies_valid, summary.accounts_valid
-        );
-    } else {
-        let verb = |done: &'static str, would: &'static str| {
-            if summary.dry_run {
-                would
-            } else {
-                done
-            }
-        };
-        eprintln!(
-            "  {}: {} companies, {} bank accounts",
-            verb("written", "would write (dry run)"),
-            summary.companies_written,
-            summary.accounts_written
-        );
-        eprintln!(
-            "  already present: {} companies, {} bank accounts",
-            summary.companies_already_present, summary.accounts_already_present
-        );
-        eprintln!(
-            "  {} (changed in the Flask service since an earlier run): {} companies",
-            verb("updated", "would update"),
-            summary.companies_updated
-        );
-        if summary.carry_deletions {
-            eprintln!(
-                "  {} (deleted from the Flask service since an earlier run): {} companies",
-                verb("deleted", "would delete"),
-                summary.companies_deleted
-            );
-            eprintln!(
-                "  rows gone from the source: {} of {} imported{}",
-                summary.rows_gone,
-                summary.rows_imported,
-                if summary.mass_delete_refused {
-                    " (a mass deletion: refused without --allow-mass-delete)"
-                } else {
-                    ""
-                }
-            );
-        }
-    }
-    eprintln!(
-        "  merged (the same account twice on one company): {}",
-        summary.merged
-    );
-    eprintln!("  refused: {} rows", summary.refused_rows());
-    for (rule, n) in &summary.refused {
-        eprintln!("    {rule}: {n}");
-    }
-    if let Ok(json) = serde_json::to_string(summary) {
-        println!("{json}");
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    match args.history_retention_days {
-        Some(days) => {
-            companies_store::set_history_retention_days(days);
-        }
-        None if args.table.is_some() && !args.dry_run => {
-            eprintln!(
-                "companies-import: say how long the history this run writes is kept: \
-                 --history-retention-days DAYS or HISTORY_RETENTION_DAYS, the stage's \
-                 HistoryRetentionDays (samconfig.toml: dev 30, staging 365, prod 1827)"
-            );
-            return ExitCode::from(1);
-        }
-        None => {}
+    if args.from.as_deref().is_some_and(pg::holds_password) {
+        Args::command()
+            .error(
+                clap::error::ErrorKind::ValueValidation,
+                "--from holds a password, which the command line shows to every user of the \
+                 machine (ps, /proc): put it in PGPASSWORD, in the password file (~/.pgpass or \
+                 PGPASSFILE, mode 0600), or give the whole URL as DATABASE_URL in the \
+                 environment",
+            )
+            .exit();
     }
-    let store = match &args.table {
-        Some(table) => {
-            let store = DynamoStore::connect(table.clone()).await;
-            if args.create_table {
-                if let Err(e) = store.ensure_table().await {
-                    eprintln!("companies-import: cannot create the table: {e}");
-                    return ExitCode::from(1);
-                }
-            }
-            Some(store)
-        }
-        None => None,
-    };
-    let file = match private_file(&args.rejects) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!(
-                "companies-import: cannot create {}: {e}",
-                args.rejects.display()
-            );
+    let source = args.from.clone().or_else(|| {
+        std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+    });
+    let (store, mut rejects) = match prepare(&args).await {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            eprintln!("companies-import: {err:#}");
             return ExitCode::from(1);
         }
     };
-    let mut rejects = BufWriter::new(file);
     let options = Options {
         dry_run: args.dry_run,
         concurrency: usize::from(args.concurrency),
@@ -219,11 +145,20 @@ async fn main() -> ExitCode {
         run_id: uuid::Uuid::now_v7().to_string(),
         carry_deletions: args.carry_deletions,
         allow_mass_delete: args.allow_mass_delete,
+        allow_mass_update: args.allow_mass_update,
     };
     let mut progress = Progress::new(args.quiet);
-    match run::run(&args.from, store, &options, &mut rejects, &mut progress).await {
+    match run::run(
+        source.as_deref(),
+        store,
+        &options,
+        &mut rejects,
+        &mut progress,
+    )
+    .await
+    {
         Ok(summary) => {
-            print_summary(&summary);
+            summary.print();
             if summary.refused_rows() > 0 {
                 eprintln!(
                     "companies-import: rows were refused; see {}",
@@ -234,9 +169,9 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        Err((summary, e)) => {
-            print_summary(&summary);
-            eprintln!("companies-import: {e}");
+        Err(RunError { summary, cause }) => {
+            summary.print();
+            eprintln!("companies-import: {cause:#}");
             eprintln!(
                 "companies-import: the run did not finish; once the cause above is fixed, run it \
                  again to resume"
@@ -246,16 +181,84 @@ async fn main() -> ExitCode {
     }
 }
 
+/// What a run needs before it reads the source: the history retention of a run that writes,
+/// the table (created when asked), and the rejects file.
+async fn prepare(args: &Args) -> anyhow::Result<(Option<DynamoStore>, BufWriter<File>)> {
+    match args.history_retention_days {
+        Some(days) => {
+            companies_store::set_history_retention_days(days);
+        }
+        None if args.table.is_some() && !args.dry_run => bail!(
+            "say how long the history this run writes is kept: \
+             --history-retention-days DAYS or HISTORY_RETENTION_DAYS, the stage's \
+             HistoryRetentionDays (samconfig.toml: dev 30, staging 365, prod 1827)"
+        ),
+        None => {}
+    }
+    let store = match &args.table {
+        Some(table) => {
+            let store = DynamoStore::connect(table.clone()).await;
+            if args.create_table {
+                store
+                    .ensure_table()
+                    .await
+                    .context("cannot create the table")?;
+            }
+            Some(store)
+        }
+        None => None,
+    };
+    let file = create_private_file(&args.rejects)
+        .with_context(|| format!("cannot create {}", args.rejects.display()))?;
+    Ok((store, BufWriter::new(file)))
+}
+
 /// Creates (or truncates) `path` readable and writable by its owner alone: the rejects file
 /// holds names, CNPJs and masked accounts of the firm's clients. A file that existed keeps its
-/// content no longer and loses any wider permission before anything is written.
-fn private_file(path: &std::path::Path) -> std::io::Result<File> {
-    let file = std::fs::OpenOptions::new()
+/// content no longer and loses any wider permission before anything is written; it must be
+/// the user's own. A symbolic link is not followed (whoever planted it would have the run
+/// truncate and fill the file it names), nor a FIFO or socket written (whoever planted it
+/// would read the lines); a character device (`/dev/null`) is written as it is.
+fn create_private_file(path: &std::path::Path) -> anyhow::Result<File> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let opened = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(true)
         .mode(0o600)
-        .open(path)?;
+        // O_NONBLOCK: a FIFO planted there fails to open rather than blocking the run.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path);
+    let file = match opened {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => bail!(
+            "{} is a symbolic link: refusing to write the rejects file through it (remove it, \
+             or name another file with --rejects)",
+            path.display()
+        ),
+        other => other?,
+    };
+    let meta = file.metadata()?;
+    if meta.file_type().is_char_device() {
+        return Ok(file);
+    }
+    if !meta.is_file() {
+        bail!("{} is not a regular file", path.display());
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if meta.uid() != unsafe { libc::geteuid() } {
+        bail!(
+            "{} belongs to another user: refusing to write the rejects file into it",
+            path.display()
+        );
+    }
+    // A hard link planted at the path would let the run truncate and fill another file.
+    if meta.nlink() > 1 {
+        bail!(
+            "{} has other hard links: refusing to write the rejects file into it (remove it, or \
+             name another file with --rejects)",
+            path.display()
+        );
+    }
+    file.set_len(0)?;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     Ok(file)
 }
@@ -273,7 +276,7 @@ mod tests {
         std::fs::write(&old, "stale line\n").unwrap();
         std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
         for path in [&fresh, &old] {
-            drop(super::private_file(path).unwrap());
+            drop(super::create_private_file(path).unwrap());
             let meta = std::fs::metadata(path).unwrap();
             assert_eq!(
                 meta.permissions().mode() & 0o777,
@@ -284,5 +287,48 @@ mod tests {
             assert_eq!(meta.len(), 0);
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A symbolic link planted at the path, to a file or to none, is not followed: the file
+    /// it names keeps its content, and none is created.
+    #[test]
+    fn the_rejects_file_is_never_written_through_a_symbolic_link() {
+        let dir = std::env::temp_dir().join(format!("rejects-link-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (precious, missing) = (dir.join("precious"), dir.join("missing"));
+        std::fs::write(&precious, "someone's\n").unwrap();
+        for target in [&precious, &missing] {
+            let link = dir.join("rejects.jsonl");
+            std::os::unix::fs::symlink(target, &link).unwrap();
+            let refused = super::create_private_file(&link).err().unwrap();
+            assert!(
+                refused.to_string().contains("is a symbolic link"),
+                "{refused}"
+            );
+            std::fs::remove_file(&link).unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(&precious).unwrap(), "someone's\n");
+        assert!(!missing.exists(), "created through a dangling link");
+        // Nor through a hard link to another file.
+        let hard = dir.join("hard.jsonl");
+        std::fs::hard_link(&precious, &hard).unwrap();
+        let refused = super::create_private_file(&hard).err().unwrap();
+        assert!(
+            refused.to_string().contains("other hard links"),
+            "{refused}"
+        );
+        assert_eq!(std::fs::read_to_string(&precious).unwrap(), "someone's\n");
+        // A FIFO (someone reading at the other end) is refused, at once.
+        let fifo = dir.join("fifo");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        assert!(super::create_private_file(&fifo).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+        // /dev/null takes the lines, and keeps its mode.
+        let null = std::path::Path::new("/dev/null");
+        let mode = std::fs::metadata(null).unwrap().permissions().mode();
+        drop(super::create_private_file(null).unwrap());
+        assert_eq!(std::fs::metadata(null).unwrap().permissions().mode(), mode);
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// How often the plain progress line is written.
-const LINE_EVERY: Duration = Duration::from_secs(5);
+const PLAIN_LINE_INTERVAL: Duration = Duration::from_secs(5);
 
 pub enum Progress {
     Bar(ProgressBar),
@@ -15,7 +15,7 @@ pub enum Progress {
         total: u64,
         done: u64,
         started: Instant,
-        last: Instant,
+        last_line_at: Instant,
     },
     Quiet,
 }
@@ -40,7 +40,7 @@ impl Progress {
                 total: 0,
                 done: 0,
                 started: now,
-                last: now,
+                last_line_at: now,
             }
         }
     }
@@ -63,14 +63,14 @@ impl Progress {
                 total,
                 done,
                 started,
-                last,
+                last_line_at,
             } => {
                 *done += n;
-                if last.elapsed() >= LINE_EVERY {
-                    *last = Instant::now();
+                if last_line_at.elapsed() >= PLAIN_LINE_INTERVAL {
+                    *last_line_at = Instant::now();
                     eprintln!(
                         "companies-import: {}",
-                        line(*done, *total, started.elapsed())
+                        progress_line(*done, *total, started.elapsed())
                     );
                 }
             }
@@ -88,7 +88,7 @@ impl Progress {
                 ..
             } => eprintln!(
                 "companies-import: {}",
-                line(*done, *total, started.elapsed())
+                progress_line(*done, *total, started.elapsed())
             ),
             Progress::Quiet => {}
         }
@@ -96,7 +96,7 @@ impl Progress {
 }
 
 /// `1234/100000 companies (1.2 %), 250/s, ETA 6m 30s`
-fn line(done: u64, total: u64, elapsed: Duration) -> String {
+fn progress_line(done: u64, total: u64, elapsed: Duration) -> String {
     let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
     let percent = if total == 0 {
         100.0
@@ -117,7 +117,7 @@ mod tests {
     #[test]
     fn the_plain_line_says_how_far_how_fast_and_how_long() {
         assert_eq!(
-            super::line(250, 1000, std::time::Duration::from_secs(10)),
+            super::progress_line(250, 1000, std::time::Duration::from_secs(10)),
             "250/1000 companies (25.0 %), 25/s, ETA 0m 30s"
         );
     }

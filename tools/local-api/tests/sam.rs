@@ -3,12 +3,16 @@
 //! on DynamoDB Local. `scripts/sam-local.sh test` (part of `make test`) builds the functions and
 //! their base image first and sets `REQUIRE_SAM=1`, `SAM_ARCH` and `SAM_IMAGE`; elsewhere these
 //! tests are skipped, and with `REQUIRE_SAM=1` but nothing prepared they fail.
+//!
+//! Not a module of the `api` binary: `scripts/sam-local.sh test` runs this suite alone, by its
+//! target's name (`cargo test --workspace --test sam`), once Docker and the functions are ready.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use companies_edge::runner::lambda::START_REFUSED;
 use companies_store::testing::dynamo_store;
 use companies_store::DynamoStore;
 use local_api::sample;
@@ -33,9 +37,10 @@ fn prepared() -> Option<(String, String)> {
     }
 }
 
-/// env.json for every function: the table, DynamoDB Local, a local cursor key; `drop` blanks
-/// variables of one function (an empty value is what the functions read as unset).
-fn env_file(store: &DynamoStore, name: &str, drop: &[(&str, &str)]) -> PathBuf {
+/// env.json for every function: the table, DynamoDB Local, a local cursor key, the local stage;
+/// `overrides` sets a variable of one function (function, variable, value: an empty value is
+/// what the functions read as unset).
+fn env_file(store: &DynamoStore, name: &str, overrides: &[(&str, &str, &str)]) -> PathBuf {
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default();
     let base = json!({
         "TABLE_NAME": store.table(), "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
@@ -44,9 +49,9 @@ fn env_file(store: &DynamoStore, name: &str, drop: &[(&str, &str)]) -> PathBuf {
     let mut env = serde_json::Map::new();
     for op in companies_edge::operations::OPERATIONS {
         let mut vars = base.clone();
-        for (function, var) in drop {
+        for (function, var, value) in overrides {
             if *function == op.function_id() {
-                vars[*var] = json!("");
+                vars[*var] = json!(value);
             }
         }
         env.insert(op.function_id(), vars);
@@ -175,8 +180,10 @@ async fn a_function_that_cannot_start_shows_its_init_error() {
         &store,
         "init",
         &[
-            ("GetCompanyHistoryFunction", "CURSOR_SECRET"),
-            ("GetCompanyFunction", "TABLE_NAME"),
+            ("GetCompanyHistoryFunction", "CURSOR_SECRET", ""),
+            ("GetCompanyFunction", "TABLE_NAME", ""),
+            // `sam local` sets AWS_SAM_LOCAL: outside the local stage it is refused.
+            ("GetBanksFunction", "STAGE", "prod"),
         ],
     );
     let cases = [
@@ -189,6 +196,11 @@ async fn a_function_that_cannot_start_shows_its_init_error() {
             "GetCompanyFunction",
             "events/get-company.json",
             "TABLE_NAME",
+        ),
+        (
+            "GetBanksFunction",
+            "events/get-banks.json",
+            "AWS_SAM_LOCAL is set but STAGE is",
         ),
     ];
     for (function, event, says) in cases {
@@ -206,6 +218,11 @@ async fn a_function_that_cannot_start_shows_its_init_error() {
         assert!(
             all.contains(says),
             "{function}: no init error naming {says}:\n{all}"
+        );
+        // And the function's own log line, which the template's metric filters count.
+        assert!(
+            all.contains(&format!(r#""message":"{START_REFUSED}""#)),
+            "{function}: no {START_REFUSED:?} log line:\n{all}"
         );
     }
 }

@@ -16,6 +16,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Parser;
 use companies_store::dynamo::reindex::{ReindexOptions, ReindexReport};
 use companies_store::DynamoStore;
@@ -73,13 +74,7 @@ fn print_summary(report: &ReindexReport) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let store = DynamoStore::connect(args.table).await;
-    let options = ReindexOptions {
-        dry_run: args.dry_run,
-        segments: args.segments,
-        concurrency: usize::from(args.concurrency),
-    };
-    match store.reindex(options).await {
+    match reindex(args).await {
         Ok(report) => {
             print_summary(&report);
             if !report.failed.is_empty() {
@@ -91,8 +86,8 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        Err(e) => {
-            eprintln!("companies-reindex: {e}");
+        Err(err) => {
+            eprintln!("companies-reindex: {err:#}");
             eprintln!(
                 "companies-reindex: the run did not finish (nothing was left worse); once the \
                  cause above is fixed, run it again"
@@ -100,4 +95,19 @@ async fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Compares the name index of the table `args` names with its companies, and (unless a dry
+/// run) writes the difference.
+async fn reindex(args: Args) -> anyhow::Result<ReindexReport> {
+    let store = DynamoStore::connect(args.table).await;
+    let options = ReindexOptions {
+        dry_run: args.dry_run,
+        segments: args.segments,
+        concurrency: usize::from(args.concurrency),
+    };
+    store
+        .reindex(options)
+        .await
+        .context("cannot reindex the companies table")
 }

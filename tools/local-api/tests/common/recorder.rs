@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use companies_edge::operations::{by_name, On};
+use companies_edge::operations::{by_name, Resource};
 use companies_store::dynamo::full_table::FUNCTION_HEADER;
 use companies_store::DynamoStore;
 use http_body_util::{BodyExt, Full};
@@ -270,8 +270,8 @@ pub fn granted(function: &str) -> BTreeSet<(String, String)> {
         .iter()
         .map(|g| {
             let resource = match g.on {
-                On::Table => "table".to_owned(),
-                On::Index(name) => format!("index/{name}"),
+                Resource::Table => "table".to_owned(),
+                Resource::Index(name) => format!("index/{name}"),
             };
             (g.action.to_owned(), resource)
         })
