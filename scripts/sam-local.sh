@@ -4,7 +4,8 @@
 #
 #   scripts/sam-local.sh start-api                the API on http://127.0.0.1:${SAM_PORT:-3001}
 #   scripts/sam-local.sh invoke FUNCTION EVENT    one event, e.g. GetBanksFunction events/get-banks.json
-#   scripts/sam-local.sh test                     the SAM suite (tools/local-api/tests/sam.rs)
+#   scripts/sam-local.sh test                     the SAM suite (tools/local-api/tests/sam/), then
+#                                                 the smoke suite with --write through start-api
 #   scripts/sam-local.sh run COMMAND...           COMMAND with all of it ready (bench/sam-local.sh)
 #
 # Each step is skipped when already done: Docker (Debian's docker.io; dockerd without a bridge
@@ -166,7 +167,31 @@ case "$mode" in
   _invoke) sam local invoke "${local_args[@]}" --invoke-image "$SAM_IMAGE" "$1" -e "$2" ;;
   test)
     prepare
-    REQUIRE_SAM=1 REQUIRE_DYNAMODB=1 exec scripts/dynamodb-local.sh cargo test --workspace --test sam
+    REQUIRE_SAM=1 REQUIRE_DYNAMODB=1 exec scripts/dynamodb-local.sh sh -c '
+      cargo test --workspace --test sam && export TABLE_NAME="${TABLE_NAME:-companies-local}" &&
+        cargo run --quiet -p local-api -- create-table && scripts/sam-local.sh _ready scripts/sam-local.sh _smoke'
+    ;;
+  # The smoke suite (tools/smoke) with --write against `sam local start-api` on a free port. No
+  # credentials: sam local has no authorizer, and the functions take anonymous writes there
+  # (AWS_SAM_LOCAL with env.json's STAGE=local); any SMOKE_ variable of the caller's is dropped.
+  _smoke)
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    log=target/sam-local/smoke-start-api.log
+    # In a session of its own, SIGINT reset (a script's background job starts with it
+    # ignored), so that SIGINT to the group stops SAM and its warm containers as Ctrl-C would.
+    (trap - INT; SAM_PORT=$port exec setsid scripts/sam-local.sh _start-api) >"$log" 2>&1 &
+    api=$!
+    trap 'kill -INT -- "-$api" 2>/dev/null || true; wait "$api" 2>/dev/null || true' EXIT
+    trap 'exit 130' INT TERM
+    for _ in $(seq 1 240); do
+      curl -s -o /dev/null "http://127.0.0.1:$port/banks/336" && break
+      kill -0 "$api" 2>/dev/null || { tail -n 20 "$log" >&2; fail "sam local start-api exited (log: $log)"; }
+      sleep 0.5
+    done
+    curl -s -o /dev/null "http://127.0.0.1:$port/banks/336" || fail "sam local start-api did not answer in 120 s (log: $log)"
+    say "the smoke suite (companies-smoke --write) through sam local start-api on http://127.0.0.1:$port"
+    env -u SMOKE_TOKEN -u SMOKE_CLIENT_ID -u SMOKE_CLIENT_SECRET -u SMOKE_TOKEN_URL -u SMOKE_SCOPES \
+      cargo run --quiet -p companies-smoke -- --url "http://127.0.0.1:$port" --write --timeout 120
     ;;
   *) fail "unknown mode $mode (start-api, invoke FUNCTION EVENT, test, run COMMAND...)" ;;
 esac

@@ -7,6 +7,7 @@
 //! [`routes`], the IAM policies and the template tests read; [`runner`] serves a handler on
 //! Lambda (and, through the same middleware, in the local API).
 
+pub mod deploy_hook;
 pub mod handlers;
 pub mod http;
 pub mod operations;

@@ -16,6 +16,7 @@ fn info(request_id: &str) -> RequestInfo<'_> {
         apigw_request_id: None,
         route: "GET /companies/{id}",
         path: "/companies/x",
+        trace: None,
     }
 }
 

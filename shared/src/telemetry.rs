@@ -11,19 +11,88 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
-tokio::task_local! {
-    /// The function serving the request this task works for (set by [`serving`]).
-    static FUNCTION: &'static str;
+/// The X-Ray trace of an invocation, as Lambda hands it to the runtime
+/// (`Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1`): the trace id,
+/// the id of the function's segment (the parent of what the function sends) and whether the
+/// invocation is sampled (only then is anything sent to the daemon).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceHeader {
+    /// `1-<8 hex: epoch seconds>-<24 hex>`.
+    pub root: String,
+    /// 16 hex digits.
+    pub parent: Option<String>,
+    pub sampled: bool,
 }
 
-/// Runs `work` as serving a request of `function` (what [`current_function`] tells).
-pub fn serving<F: Future>(function: &'static str, work: F) -> impl Future<Output = F::Output> {
-    FUNCTION.scope(function, work)
+impl TraceHeader {
+    /// Reads a trace header; `None` without a well-formed `Root`. Fields it does not know
+    /// (`Lineage`, …) are ignored; a malformed `Parent` is dropped.
+    pub fn parse(header: &str) -> Option<TraceHeader> {
+        let (mut root, mut parent, mut sampled) = (None, None, false);
+        for field in header.split(';') {
+            match field.trim().split_once('=') {
+                Some(("Root", v)) if is_trace_id(v) => root = Some(v.to_owned()),
+                Some(("Parent", v)) if is_hex(v, 16) => parent = Some(v.to_owned()),
+                Some(("Sampled", v)) => sampled = v == "1",
+                _ => {}
+            }
+        }
+        Some(TraceHeader {
+            root: root?,
+            parent,
+            sampled,
+        })
+    }
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `1-<8 hex>-<24 hex>`, as X-Ray requires of a trace id.
+fn is_trace_id(s: &str) -> bool {
+    let mut parts = s.split('-');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("1"), Some(time), Some(id), None) if is_hex(time, 8) && is_hex(id, 24)
+    )
+}
+
+/// What the current task serves: its function and the invocation's trace, if any.
+#[derive(Clone)]
+struct Serving {
+    function: &'static str,
+    trace: Option<TraceHeader>,
+}
+
+tokio::task_local! {
+    /// Set by [`serving`] for the task of a request.
+    static SERVING: Serving;
+}
+
+/// Runs `work` as serving a request of `function` in the invocation traced by `trace` (what
+/// [`current_function`] and [`current_trace`] tell).
+pub fn serving<F: Future>(
+    function: &'static str,
+    trace: Option<TraceHeader>,
+    work: F,
+) -> impl Future<Output = F::Output> {
+    SERVING.scope(Serving { function, trace }, work)
 }
 
 /// The function serving the current request, if this task serves one.
 pub fn current_function() -> Option<&'static str> {
-    FUNCTION.try_with(|f| *f).ok()
+    SERVING.try_with(|s| s.function).ok()
+}
+
+/// The trace of the invocation the current task serves, when it is sampled and names the
+/// function's segment (a subsegment sent on its own needs its parent): what the store reports
+/// its DynamoDB calls under.
+pub fn current_trace() -> Option<TraceHeader> {
+    SERVING
+        .try_with(|s| s.trace.clone().filter(|t| t.sampled && t.parent.is_some()))
+        .ok()
+        .flatten()
 }
 
 /// Installs the log subscriber, writing to stdout.
@@ -131,6 +200,57 @@ pub fn causes(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trace_headers_as_lambda_gives_them() {
+        let t = TraceHeader::parse(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1",
+        )
+        .unwrap();
+        assert_eq!(t.root, "1-5759e988-bd862e3fe1be46a994272793");
+        assert_eq!(t.parent.as_deref(), Some("53995c3f42cd8ad8"));
+        assert!(t.sampled);
+        let unsampled = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0");
+        assert_eq!(
+            unsampled.map(|t| (t.sampled, t.parent)),
+            Some((false, None))
+        );
+        for bad in [
+            "",
+            "Parent=53995c3f42cd8ad8;Sampled=1",
+            "Root=5759e988-bd862e3fe1be46a994272793;Sampled=1",
+            "Root=1-5759e988-bd862e3fe1be46a99427279;Sampled=1",
+            "Root=1-5759e988-bd862e3fe1be46a994272793-00;Sampled=1",
+        ] {
+            assert_eq!(TraceHeader::parse(bad), None, "{bad}");
+        }
+        let odd_parent = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=x\"}");
+        assert_eq!(odd_parent.and_then(|t| t.parent), None);
+    }
+
+    #[tokio::test]
+    async fn only_a_sampled_trace_is_current() {
+        let sampled = TraceHeader::parse(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        );
+        let seen = serving("get-company", sampled.clone(), async { current_trace() }).await;
+        assert_eq!(seen, sampled);
+        let orphan = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1");
+        assert_eq!(
+            serving("get-company", orphan, async { current_trace() }).await,
+            None
+        );
+        let unsampled = TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0");
+        assert_eq!(
+            serving("get-company", unsampled, async { current_trace() }).await,
+            None
+        );
+        assert_eq!(current_trace(), None);
+        assert_eq!(
+            serving("get-banks", None, async { current_function() }).await,
+            Some("get-banks")
+        );
+    }
 
     #[test]
     fn libraries_that_log_bodies_stay_at_warn_at_every_level() {

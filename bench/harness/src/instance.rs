@@ -16,6 +16,9 @@ pub struct Instance {
     /// timestamps).
     spawned_unix_us: u128,
     api: RuntimeApi,
+    /// Where the function sends its trace documents (`AWS_XRAY_DAEMON_ADDRESS`), as Lambda's
+    /// daemon receives them; they are not read.
+    _daemon: std::net::UdpSocket,
 }
 
 impl Instance {
@@ -23,6 +26,9 @@ impl Instance {
     /// start-up phases on stderr (`COMPANIES_INIT_PHASES`), which [`Instance::stop`] reads.
     pub async fn start(command: &[String], phases: bool) -> Result<Instance, String> {
         let api = RuntimeApi::start().await?;
+        let daemon = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|d| Ok((d.local_addr()?, d)))
+            .map_err(|e| format!("cannot open the trace daemon's socket: {e}"))?;
         let spawned_unix_us = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_micros())
@@ -41,6 +47,7 @@ impl Instance {
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
             .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
+            .env("AWS_XRAY_DAEMON_ADDRESS", daemon.0.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(if phases {
@@ -56,6 +63,7 @@ impl Instance {
             started,
             spawned_unix_us,
             api,
+            _daemon: daemon.1,
         })
     }
 

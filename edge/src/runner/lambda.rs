@@ -13,10 +13,10 @@ use metrics_cloudwatch_embedded::{Builder, Collector};
 
 pub use lambda_http::Error;
 
-use super::{lambda_deadline, observe, within, RequestInfo, METRICS_NAMESPACE};
+use super::{lambda_deadline, observe, within, RequestInfo, METRICS_NAMESPACE, METRIC_COLD_STARTS};
 use crate::http::{cursor, IntoResponse, Problem};
 use crate::operations::{self, Operation};
-use companies::telemetry;
+use companies::telemetry::{self, TraceHeader};
 use companies_store::DynamoStore;
 
 /// When `COMPANIES_INIT_PHASES` is set (the benchmark harness sets it for its breakdown of
@@ -152,6 +152,23 @@ pub fn metrics_collector(
         .map_err(|e| Error::from(format!("metrics: {e}")))
 }
 
+/// Writes the request's embedded-metrics documents to `out`, each carrying its request id and
+/// X-Ray trace id (properties, not dimensions: they name the request, not the metric).
+pub fn flush_metrics(
+    metrics: &Collector,
+    request_id: &str,
+    trace_id: Option<&str>,
+    out: impl std::io::Write,
+) -> std::io::Result<()> {
+    metrics
+        .set_property("request_id", request_id)
+        .set_property(
+            "trace_id",
+            trace_id.map_or(serde_json::Value::Null, Into::into),
+        )
+        .flush(out)
+}
+
 /// Serves `handler` on the Lambda runtime until the instance is shut down, each request
 /// through [`observe`].
 async fn run<F, Fut>(function: &'static str, handler: F) -> Result<(), Error>
@@ -167,31 +184,38 @@ where
     let first = std::sync::atomic::AtomicBool::new(true);
     let first = &first;
     lambda_http::run(service_fn(|req: Request| {
-        let request_id = req
-            .lambda_context_ref()
-            .map(|c| c.request_id.clone())
-            .unwrap_or_default();
+        let context = req.lambda_context_ref();
+        let request_id = context.map(|c| c.request_id.clone()).unwrap_or_default();
+        let trace = context
+            .and_then(|c| c.xray_trace_id.as_deref())
+            .and_then(TraceHeader::parse);
         let route = route_key(&req);
         let apigw_request_id = crate::http::gateway_request_id(&req);
         let path = req.uri().path().to_owned();
         let response = handler(req);
         async move {
             let started = Instant::now();
+            let trace_id = trace.as_ref().map(|t| t.root.clone());
             let info = RequestInfo {
                 function,
                 request_id: &request_id,
                 apigw_request_id: apigw_request_id.as_deref(),
                 route: &route,
                 path: &path,
+                trace,
             };
             let response = observe(info, response).await;
             if first.swap(false, std::sync::atomic::Ordering::Relaxed) {
                 phase("first_request", started.elapsed().as_micros());
+                metrics::counter!(METRIC_COLD_STARTS).increment(1);
             }
-            if let Err(e) = metrics
-                .set_property("request_id", request_id.as_str())
-                .flush(std::io::stdout().lock())
-            {
+            let written = flush_metrics(
+                metrics,
+                &request_id,
+                trace_id.as_deref(),
+                std::io::stdout().lock(),
+            );
+            if let Err(e) = written {
                 tracing::warn!(error = %e, "could not write metrics");
             }
             Ok::<_, Error>(response)

@@ -13,7 +13,7 @@ use lambda_http::{Body, Response};
 use tracing::Instrument;
 
 use crate::http::{with_security_headers, IntoResponse, Problem};
-use companies::telemetry;
+use companies::telemetry::{self, TraceHeader};
 use companies_store::StoreError;
 
 /// Metric names and the namespace they are published under.
@@ -21,6 +21,8 @@ pub const METRICS_NAMESPACE: &str = "CompaniesApi";
 pub const METRIC_REQUESTS: &str = "requests";
 pub const METRIC_ERRORS: &str = "errors";
 pub const METRIC_LATENCY: &str = "latency";
+/// An instance's first request (counted apart: by function and stage only).
+pub const METRIC_COLD_STARTS: &str = "cold_starts";
 
 /// Kept free before the Lambda's deadline: time to answer and log after the handler stops.
 pub const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
@@ -75,10 +77,13 @@ pub struct RequestInfo<'a> {
     /// The route key, e.g. `PATCH /companies/{id}`.
     pub route: &'a str,
     pub path: &'a str,
+    /// The invocation's X-Ray trace (from the runtime's context), if it has one.
+    pub trace: Option<TraceHeader>,
 }
 
-/// Runs a request's handler inside a span carrying the request id (so every line it logs has
-/// it), turns a problem it returned into its response (logging the problem's internal cause)
+/// Runs a request's handler inside a span carrying the request id and the X-Ray trace id (so
+/// every line it logs has them), as serving its function in its trace (which the store's
+/// DynamoDB calls are reported under when it is sampled), turns a problem it returned into its response (logging the problem's internal cause)
 /// with the headers every answer carries ([`with_security_headers`]), then writes the
 /// request's one access-log line and records its metrics.
 pub async fn observe<F, R>(info: RequestInfo<'_>, handler: F) -> Response<Body>
@@ -89,10 +94,12 @@ where
     let span = tracing::info_span!(
         "request",
         request_id = info.request_id,
-        function = info.function
+        function = info.function,
+        trace_id = info.trace.as_ref().map(|t| t.root.as_str()),
     );
     let started = Instant::now();
-    let (response, cause) = telemetry::serving(info.function, handler.instrument(span.clone()))
+    let work = handler.instrument(span.clone());
+    let (response, cause) = telemetry::serving(info.function, info.trace.clone(), work)
         .await
         .into_parts();
     let response = with_security_headers(response);

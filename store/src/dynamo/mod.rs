@@ -13,6 +13,9 @@
 //!   lost;
 //! - `errors`: SDK failures to store errors;
 //! - `reindex`: rewriting the name index from the companies (`companies-reindex`);
+//! - `repair`: making every derived item agree with the companies after a restore
+//!   (`companies-reindex --repair`);
+//! - `xray`: each DynamoDB call of a sampled request as an X-Ray subsegment;
 //! - `audit` (feature `test-support`): full-table checks for tests.
 
 mod connector;
@@ -22,11 +25,13 @@ pub mod full_table;
 pub mod items;
 mod names;
 pub mod reindex;
+pub mod repair;
 mod send;
 mod setup;
 mod writes;
+pub mod xray;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
 use uuid::Uuid;
 
@@ -65,6 +70,7 @@ impl DynamoStore {
     async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
         self.client
             .get_item()
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .table_name(&self.table)
             .set_key(Some(key))
             .consistent_read(true)
@@ -98,6 +104,7 @@ impl CompanyLister for DynamoStore {
         let out = self
             .client
             .query()
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .table_name(&self.table)
             .index_name(GSI1)
             .key_condition_expression("#pk = :pk")
@@ -168,6 +175,7 @@ impl CompanyImporter for DynamoStore {
         let page = self
             .client
             .scan()
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .table_name(&self.table)
             .filter_expression(filter)
             .expression_attribute_names("#sk", SK)
@@ -265,6 +273,7 @@ impl HistoryReader for DynamoStore {
         let out = self
             .client
             .query()
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .table_name(&self.table)
             .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
             .expression_attribute_names("#pk", PK)

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
 use uuid::Uuid;
 
 use super::errors::sdk_error;
@@ -107,6 +107,7 @@ impl DynamoStore {
         let mut request = self
             .client
             .query()
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .table_name(&self.table)
             .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":pk", items::name_term_partition(term))
@@ -153,6 +154,7 @@ impl DynamoStore {
             let out = self
                 .client
                 .batch_get_item()
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .request_items(&self.table, request)
                 .send()
                 .await

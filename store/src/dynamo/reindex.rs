@@ -175,7 +175,7 @@ impl DynamoStore {
             let (store, permits) = (self.clone(), permits.clone());
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                (id, store.repair(id, &seen, options.dry_run).await)
+                (id, store.reindex_company(id, &seen, options.dry_run).await)
             });
         }
         while let Some(joined) = tasks.join_next().await {
@@ -259,7 +259,7 @@ impl DynamoStore {
     /// Sets company `id`'s entries right, given those the scan saw (`seen`): reads the company,
     /// deletes what its name does not need, writes what is missing, each transaction holding
     /// only while the company is as read. `None` when nothing differs any more.
-    async fn repair(
+    async fn reindex_company(
         &self,
         id: Uuid,
         seen: &Entries,

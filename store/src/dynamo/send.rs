@@ -14,7 +14,8 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    ConditionCheck, Delete, Put, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
 };
 
 use super::errors::{sdk_error, single_item_error, TRANSACTION_CONFLICT};
@@ -194,6 +195,7 @@ impl DynamoStore {
         let result = self
             .client
             .transact_write_items()
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .set_transact_items(Some(items))
             .client_request_token(request_token)
             .send()
@@ -278,6 +280,7 @@ impl DynamoStore {
             Action::Put(item) => conditioned!(
                 self.client
                     .put_item()
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .table_name(&self.table)
                     .set_item(Some(item.clone())),
                 c
@@ -294,6 +297,7 @@ impl DynamoStore {
             Action::Delete(key) => conditioned!(
                 self.client
                     .delete_item()
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .table_name(&self.table)
                     .set_key(Some(key.clone())),
                 c

@@ -110,7 +110,9 @@ impl DynamoStore {
     /// Builds the client as a Lambda function does at start-up, from what the Lambda
     /// environment provides: region (`AWS_REGION`) and credentials (`AWS_ACCESS_KEY_ID`,
     /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) from environment variables, the endpoint from
-    /// `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) when set, the table from `TABLE_NAME`.
+    /// `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) when set, the table from `TABLE_NAME`;
+    /// with `AWS_XRAY_DAEMON_ADDRESS` (Lambda sets it when tracing is active), each DynamoDB call
+    /// of a sampled request is reported to that daemon (`xray.rs`).
     /// No provider chains, no profile files, no instance metadata (a Lambda has none of them to
     /// offer), and TLS set up on the first call rather than here (see `connector.rs`). Tools
     /// that run on a workstation use [`DynamoStore::connect`] (feature `sdk-config`), which
@@ -129,9 +131,17 @@ impl DynamoStore {
             _ if endpoint.is_some() => Credentials::new("local", "local", None, None, "local"),
             _ => return Err("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".into()),
         };
+        // Lambda names the daemon when the function's tracing is active.
+        let daemon =
+            match env("AWS_XRAY_DAEMON_ADDRESS") {
+                Some(value) => Some(super::xray::daemon_address(&value).ok_or_else(|| {
+                    format!("AWS_XRAY_DAEMON_ADDRESS is not an address: {value:?}")
+                })?),
+                None => None,
+            };
         let mut config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(Region::new(region))
+            .region(Region::new(region.clone()))
             .credentials_provider(credentials)
             // Static credentials: nothing to cache or refresh.
             .identity_cache(IdentityCache::no_cache())
@@ -139,6 +149,9 @@ impl DynamoStore {
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
             .http_client(http_client(transport(endpoint.as_deref())));
         config.set_endpoint_url(endpoint);
+        if let Some(daemon) = daemon {
+            config = config.interceptor(super::xray::XrayCalls::new(daemon, &table, &region));
+        }
         Ok(Self::new(Client::from_conf(config.build()), table))
     }
 
@@ -173,6 +186,23 @@ impl DynamoStore {
         loader = loader.http_client(http_client(transport(local)));
         let config = loader.load().await;
         Self::new(Client::new(&config), table)
+    }
+
+    /// The same store, reporting each DynamoDB call of a sampled request to the X-Ray daemon at
+    /// `daemon` (see `xray.rs`).
+    pub fn traced_to(&self, daemon: std::net::SocketAddr) -> DynamoStore {
+        let region = self
+            .client
+            .config()
+            .region()
+            .map_or_else(String::new, ToString::to_string);
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .interceptor(super::xray::XrayCalls::new(daemon, &self.table, &region))
+            .build();
+        DynamoStore::new(Client::from_conf(config), self.table.clone())
     }
 
     pub fn table(&self) -> &str {

@@ -99,6 +99,7 @@ pub async fn handle<S: Store>(
         apigw_request_id: Some(&request_id),
         route: &route,
         path: &path,
+        trace: None,
     };
     let response = observe(info, async {
         match response {

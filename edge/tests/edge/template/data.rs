@@ -97,16 +97,24 @@ fn every_function_has_least_privilege() {
                 });
             for s in statements {
                 assert_eq!(str_of(s, "Effect"), "Allow", "{id}");
-                let resource = match cfn(get(s, "Resource")).as_str() {
-                    "!GetAtt CompaniesTable.Arn" => "table".to_owned(),
-                    other => match other.strip_prefix("!Sub ${CompaniesTable.Arn}/") {
-                        Some(index) if index.starts_with("index/") && !index.contains('*') => {
-                            index.to_owned()
-                        }
-                        _ => {
-                            panic!("{id}: resource {other} is not the table or one of its indexes")
-                        }
-                    },
+                // The table (the stack's or a restored one, both branches checked by the
+                // constants) or one of its indexes, named by the registry.
+                let named = cfn(get(s, "Resource"));
+                let resource = if named == TABLE_ARN {
+                    "table".to_owned()
+                } else {
+                    OPERATIONS
+                        .iter()
+                        .flat_map(|op| op.grants)
+                        .find_map(|g| match g.on {
+                            Resource::Index(index) if named == index_arn(index) => {
+                                Some(format!("index/{index}"))
+                            }
+                            _ => None,
+                        })
+                        .unwrap_or_else(|| {
+                            panic!("{id}: resource {named} is not the table or one of its indexes")
+                        })
                 };
                 // On the table, the partitions it may name are the registry's, by prefix.
                 let leading: BTreeSet<String> = s
@@ -241,5 +249,46 @@ fn both_key_modes_let_the_functions_use_the_table() {
             overrides.contains("TableKeyMode=customer-managed"),
             "{stage} must use the customer-managed key"
         );
+    }
+}
+
+/// A restored table (docs/decisions/0007) replaces the stack's own everywhere: with
+/// `RestoredTableName` set, nothing but the table itself names `CompaniesTable`, and with it
+/// empty, nothing names the restored one. The policies' partitions are the same on both
+/// branches (`every_function_has_least_privilege` reads the one statement both share).
+#[test]
+fn a_restored_table_replaces_the_stacks_own_everywhere() {
+    let t = template();
+    for stage in ["dev", "staging", "prod"] {
+        for restored in ["", "companies-api-prod-restored-20261207"] {
+            let mut params = stage_parameters(&t, stage);
+            params.insert("RestoredTableName".into(), restored.into());
+            let mut named = Vec::new();
+            for (id, r) in resources(&t)
+                .iter()
+                .chain(get(&t, "Outputs").as_mapping().unwrap())
+            {
+                let id = id.as_str().unwrap();
+                if id == "CompaniesTable" {
+                    continue;
+                }
+                let text = format!("{:?}", render(&t, r, &params));
+                let own = text.contains("CompaniesTable");
+                // The restored table by name, or in an ARN built from the parameter.
+                let other = text.contains("${RestoredTableName}")
+                    || (!restored.is_empty() && text.contains(restored));
+                if own || other {
+                    named.push((id.to_owned(), own, other));
+                }
+            }
+            assert!(!named.is_empty());
+            for (id, own, other) in named {
+                assert_eq!(
+                    (own, other),
+                    (restored.is_empty(), !restored.is_empty()),
+                    "{stage}: {id} with RestoredTableName={restored:?}"
+                );
+            }
+        }
     }
 }

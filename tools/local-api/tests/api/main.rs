@@ -2,7 +2,7 @@
 //! in `tests/common` (and, in one process, its log capture: every suite's requests feed the
 //! check that the logs hold no unmasked CNPJ or account number). Run one suite with
 //! `cargo test -p local-api --test api e2e::`. Two suites have binaries of their own:
-//! `trace_logs.rs` (it sets the process's log level) and `sam.rs` (Docker, run apart by
+//! `trace_logs.rs` (it sets the process's log level) and `sam/` (Docker, run apart by
 //! `scripts/sam-local.sh test`).
 
 #[macro_use]

@@ -14,6 +14,7 @@ mod failures;
 mod lost_replies;
 mod name_index;
 mod retries;
+mod xray;
 
 use std::time::Duration;
 

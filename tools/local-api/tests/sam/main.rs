@@ -1,11 +1,13 @@
 //! The packaged functions through real SAM: `sam local invoke` of every sample event, init
-//! errors shown as Lambda shows them, and a CRUD round trip through `sam local start-api`, all
-//! on DynamoDB Local. `scripts/sam-local.sh test` (part of `make test`) builds the functions and
+//! errors shown as Lambda shows them, a CRUD round trip through `sam local start-api`, and the
+//! pre-traffic hook against `sam local start-lambda` (`hook.rs`), all on DynamoDB Local. `scripts/sam-local.sh test` (part of `make test`) builds the functions and
 //! their base image first and sets `REQUIRE_SAM=1`, `SAM_ARCH` and `SAM_IMAGE`; elsewhere these
 //! tests are skipped, and with `REQUIRE_SAM=1` but nothing prepared they fail.
 //!
 //! Not a module of the `api` binary: `scripts/sam-local.sh test` runs this suite alone, by its
 //! target's name (`cargo test --workspace --test sam`), once Docker and the functions are ready.
+
+mod hook;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -133,7 +135,11 @@ async fn every_sample_event_answers_through_sam_local_invoke() {
         return;
     };
     let events = std::fs::read_dir(root().join("events")).unwrap();
-    let mut events: Vec<PathBuf> = events.map(|e| e.unwrap().path()).collect();
+    // The API's events (`events/hooks/` holds the deploy hook's: `hook.rs`).
+    let mut events: Vec<PathBuf> = events
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
     events.sort();
     assert!(events.len() >= companies_edge::operations::OPERATIONS.len());
     let mut seen = HashMap::new();
@@ -227,7 +233,8 @@ async fn a_function_that_cannot_start_shows_its_init_error() {
     }
 }
 
-/// `sam local start-api` on a free port, stopped (with its containers) when dropped.
+/// `sam local start-api` (or `start-lambda`) on a free port, stopped (with its containers)
+/// when dropped.
 struct StartApi {
     child: Child,
     url: String,
@@ -239,6 +246,38 @@ impl Drop for StartApi {
             .args(["-INT", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
+    }
+}
+
+/// `sam local <command>` (`start-api` or `start-lambda`) on a free port with the functions'
+/// `env`, its output in `target/sam-local/<log>.log`.
+fn start(image: &str, env: &Path, command: &str, log: &str) -> StartApi {
+    let port = free_port().to_string();
+    let log = std::fs::File::create(root().join(format!("target/sam-local/{log}.log"))).unwrap();
+    let child = sam(&[
+        "local",
+        command,
+        "--docker-network",
+        "host",
+        "--skip-pull-image",
+        "--invoke-image",
+        image,
+        "--env-vars",
+        &env.to_string_lossy(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--warm-containers",
+        "LAZY",
+    ])
+    .stdout(Stdio::from(log.try_clone().unwrap()))
+    .stderr(Stdio::from(log))
+    .spawn()
+    .expect("sam runs");
+    StartApi {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
     }
 }
 
@@ -255,33 +294,7 @@ async fn a_crud_round_trip_through_sam_local_start_api() {
     let Some((_, image)) = prepared() else { return };
     let store = dynamo_store("sam-api").await.expect("DynamoDB Local");
     let env = env_file(&store, "api", &[]);
-    let port = free_port().to_string();
-    let log = std::fs::File::create(root().join("target/sam-local/start-api.log")).unwrap();
-    let child = sam(&[
-        "local",
-        "start-api",
-        "--docker-network",
-        "host",
-        "--skip-pull-image",
-        "--invoke-image",
-        &image,
-        "--env-vars",
-        &env.to_string_lossy(),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--warm-containers",
-        "LAZY",
-    ])
-    .stdout(Stdio::from(log.try_clone().unwrap()))
-    .stderr(Stdio::from(log))
-    .spawn()
-    .expect("sam runs");
-    let api = StartApi {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
+    let api = start(&image, &env, "start-api", "start-api");
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
