@@ -34,7 +34,7 @@ PHASES = [("exec_to_main", "exec → main (loading, tokio runtime)"), ("logging"
           ("runtime_to_first_next", "runtime start → first `next`"),
           ("first_request", "first request in the handler (TLS, first DynamoDB call)"),
           ("first_invocation_outside_handler", "first invocation outside the handler")]
-FLOOR_TARGETS = {"init": 1.5, "cold": 2.0, "python": 1 / 30, "zip_bytes": 2.0 * 1000 * 1000}
+FLOOR_TARGETS = {"init": 1.5, "cold": 2.0, "cold_call": 1.5, "python": 1 / 30, "zip_bytes": 2.0 * 1000 * 1000}
 
 # AWS Lambda arm64 prices (us-east-1, published list prices): per GB-second and per request.
 PRICE_GB_SECOND = 0.0000133334
@@ -303,6 +303,7 @@ def floor_section(w, sizes):
         py_plain = r["cold_start_ms"]["p50"] / pp["cold_start_ms"]["p50"] if pp else float("nan")
         py_tls = t["cold_start_ms"]["p50"] / pt["cold_start_ms"]["p50"] if t and pt else float("nan")
         if fn in TABLE_FUNCTIONS:
+            worst.setdefault("init_by_function", {})[fn] = init_x
             worst["init"] = max(worst["init"], init_x)
             worst["cold"] = max(worst["cold"], cold_x)
             if math.isnan(py_plain) or math.isnan(py_tls):
@@ -500,7 +501,10 @@ def main():
         w(f"| init ≤ 1.5 × the floor's (p50, every table function, plain, against the floor's starts alongside) | worst {fi:.2f} × | {verdict(fi <= FLOOR_TARGETS['init'])} |")
         w(f"| cold start ≤ 2 × the floor's (p50, every table function, plain, against the floor's starts alongside) | worst {fc:.2f} × | {verdict(fc <= FLOOR_TARGETS['cold'])} |")
         if "call" in floor_worst:
-            w(f"| get-company cold start ≤ 2 × the floor + the same GetItem (p50, plain; the floor target restated with the call every function must make; their starts alternating) | {floor_worst['call']:.2f} × | {verdict(floor_worst['call'] <= FLOOR_TARGETS['cold'])} |")
+            w(f"| get-company cold start ≤ 1.5 × floor-call, the floor + the same GetItem (p50, plain, sampled, a daemon address set; their starts alternating) | {floor_worst['call']:.2f} × | {verdict(floor_worst['call'] <= FLOOR_TARGETS['cold_call'])} |")
+        if "get-company" in floor_worst.get("init_by_function", {}):
+            gi = floor_worst["init_by_function"]["get-company"]
+            w(f"| get-company init ≤ 1.5 × the floor's (p50, plain, sampled, a daemon address set) | {gi:.2f} × | {verdict(gi <= FLOOR_TARGETS['init'])} |")
         fk, unpaired = floor_worst["python_no_rename"], floor_worst["unpaired"]
 
         def python_verdict(ratio):

@@ -9,10 +9,13 @@ For each stage of samconfig.toml (every environment with deploy parameters but `
      shell-like split so that no `Key=` is silently dropped), every name is a template parameter,
      each value fits its parameter as CloudFormation checks it (Type, AllowedValues,
      AllowedPattern, MinLength/MaxLength, MinValue/MaxValue), every parameter without a Default
-     is given, and `Stage` is the environment's name. Then the template's `Rules`, evaluated as
-     CloudFormation does over those values (RuleCondition, then each Assert: Fn::Equals, Fn::Not,
-     Fn::And, Fn::Or, Fn::Contains, Fn::EachMemberEquals, Fn::EachMemberIn). A failure names the
-     stage, the parameter and the rule or constraint.
+     is given, and `Stage` is the environment's name; with them, the values the pipeline adds
+     from the stage's GitHub environment (PIPELINE, rehearsal values; --pipeline replaces one).
+     Then the template's `Rules`, evaluated as CloudFormation does over those values
+     (RuleCondition, then each Assert: Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Contains,
+     Fn::EachMemberEquals, Fn::EachMemberIn), and the orders between numbers rules cannot
+     express. A failure names the stage, the parameter and the rule or constraint. Written with
+     the processed template: OUT/<stage>.parameters.json, the values it was rehearsed with.
   2. The template as CloudFormation processes it: packaged (local code paths become S3 URIs, as
      `sam package` writes them), then AWS::LanguageExtensions (Fn::ForEach, Fn::Length,
      Fn::ToJsonString, Fn::FindInMap defaults, intrinsic DeletionPolicy/UpdateReplacePolicy:
@@ -24,6 +27,7 @@ For each stage of samconfig.toml (every environment with deploy parameters but `
 
   scripts/tools.sh sam python scripts/rehearse.py [--stage S ...] [--samconfig PATH]
                                                   [--template PATH] [--out DIR]
+                                                  [--pipeline NAME=VALUE ...]
   scripts/tools.sh sam python scripts/rehearse.py --self-test
 
 Exit 1 on any finding (every stage is checked first), 0 otherwise. Run with the SAM CLI's
@@ -63,6 +67,16 @@ INLINE_BODY_LIMIT = 51_200
 DEPLOY_TIME = ("Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Split", "Fn::GetAtt", "Fn::ImportValue",
                "Fn::Base64", "Fn::Cidr", "Fn::GetAZs")
 HIDDEN = "Rehearsal::Hidden::"
+
+
+# What the pipeline adds to samconfig.toml's overrides, each from the stage's GitHub environment
+# (deploy.yml: --parameter-overrides "$OVERRIDES PermissionsBoundaryArn=... AlarmEmail=..."): the
+# rehearsal deploys what the pipeline deploys. edge/tests/edge/pipeline.rs holds these names to
+# the workflow's.
+PIPELINE = {
+    "PermissionsBoundaryArn": "arn:aws:iam::{account}:policy/companies-api-pipeline-{stage}-boundary",
+    "AlarmEmail": "companies-api-{stage}-alarms@example.com",
+}
 
 
 class Finding(Exception):
@@ -110,7 +124,7 @@ def read_overrides(stage, text):
     return sam
 
 
-def deploy_settings(stage, config):
+def deploy_settings(stage, config, pipeline=None):
     env = config[stage]
     deploy = env.get("deploy", {}).get("parameters", {})
     glob = env.get("global", {}).get("parameters", {})
@@ -124,6 +138,11 @@ def deploy_settings(stage, config):
     if not stack:
         raise Finding(f"{stage}: no stack_name in [{stage}.deploy.parameters]")
     overrides = read_overrides(stage, deploy.get("parameter_overrides", ""))
+    for name, value in PIPELINE.items():
+        if name in overrides:
+            raise Finding(f"{stage}: parameter {name} is the pipeline's (from the stage's GitHub "
+                          "environment): remove it from parameter_overrides")
+        overrides[name] = (pipeline or {}).get(name, value.format(account=FAKE_ACCOUNT, stage=stage))
     return region, stack, overrides
 
 
@@ -417,16 +436,34 @@ def sizes(stage, translated, source):
 
 # ------------------------------------------------------------------------ main
 
-def rehearse(stage, config, template, source, out):
-    """Findings of one stage; writes OUT/<stage>.json when its parameters pass."""
+def check_orders(stage, values):
+    """What `Rules` cannot say, for they compare no numbers: daily recovery points are kept no
+    longer than monthly ones (the history's retention), which are the backup vault lock's
+    minimum and maximum retention; the other way round, AWS Backup refuses the lock. Only where
+    the table is backed up (the template's condition BackUpTable)."""
+    if values.get("Stage") == "dev" or values.get("TableKeyMode") != "customer-managed":
+        return []
+    daily, kept = values.get("BackupDailyRetentionDays"), values.get("HistoryRetentionDays")
+    if daily and kept and NUMBER.fullmatch(daily) and NUMBER.fullmatch(kept) \
+            and float(daily) > float(kept):
+        return [f"{stage}: parameter BackupDailyRetentionDays={daily} is above "
+                f"HistoryRetentionDays={kept}: daily recovery points would outlive monthly "
+                "ones, and the vault lock's minimum retention would exceed its maximum"]
+    return []
+
+
+def rehearse(stage, config, template, source, out, pipeline=None):
+    """Findings of one stage; writes OUT/<stage>.json when its parameters pass. `pipeline`
+    replaces the rehearsal's values of what the pipeline adds ({name: value})."""
     try:
-        region, stack, overrides = deploy_settings(stage, config)
+        region, stack, overrides = deploy_settings(stage, config, pipeline)
     except Finding as e:
         return [str(e)]
     values, findings = stage_parameters(stage, template, overrides)
     pseudo = {"AWS::Region": region, "AWS::AccountId": FAKE_ACCOUNT, "AWS::Partition": "aws",
               "AWS::StackName": stack}
     findings += check_rules(stage, template, typed(template, values, pseudo))
+    findings += check_orders(stage, values)
     if findings:
         return findings
     try:
@@ -436,6 +473,9 @@ def rehearse(stage, config, template, source, out):
     report, over = sizes(stage, translated, source)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{stage}.json").write_text(json.dumps(translated, indent=1) + "\n")
+    rehearsed = {"stack": stack, "region": region, "parameters": values,
+                 "pipeline": sorted(PIPELINE)}
+    (out / f"{stage}.parameters.json").write_text(json.dumps(rehearsed, indent=1) + "\n")
     print(f"rehearse: {stage}: {region}, {stack}: {report} -> {out / f'{stage}.json'}")
     return over
 
@@ -446,6 +486,9 @@ def main(argv):
     parser.add_argument("--samconfig", type=Path, default=ROOT / "samconfig.toml")
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
     parser.add_argument("--out", type=Path, default=ROOT / "target" / "rehearsal")
+    parser.add_argument("--pipeline", action="append", default=[], metavar="NAME=VALUE",
+                        help="a value the pipeline adds, in place of the rehearsal's: "
+                             + ", ".join(PIPELINE))
     parser.add_argument("--self-test", action="store_true")
     args = parser.parse_args(argv)
     if args.self_test:
@@ -453,6 +496,12 @@ def main(argv):
         return 0
     from samcli.yamlhelper import yaml_parse
 
+    pipeline = {}
+    for pair in args.pipeline:
+        name, _, value = pair.partition("=")
+        if name not in PIPELINE:
+            parser.error(f"--pipeline {name}: the pipeline adds only {', '.join(PIPELINE)}")
+        pipeline[name] = value
     config = tomllib.loads(args.samconfig.read_text())
     text = args.template.read_text()
     template = yaml_parse(text)
@@ -462,13 +511,22 @@ def main(argv):
         if stage not in stages_of(config):
             findings.append(f"{stage}: no [{stage}.deploy.parameters] in {args.samconfig}")
             continue
-        findings += rehearse(stage, config, template, len(text.encode()), args.out)
+        findings += rehearse(stage, config, template, len(text.encode()), args.out, pipeline)
     for finding in findings:
         print(f"rehearse: {finding}", file=sys.stderr)
     return 1 if findings else 0
 
 
 def self_test():
+    # Numbers rules cannot compare.
+    backed_up = {"Stage": "prod", "TableKeyMode": "customer-managed"}
+    for kept in ["1827", "35"]:
+        assert check_orders("prod", {**backed_up, "BackupDailyRetentionDays": "35",
+                                     "HistoryRetentionDays": kept}) == []
+    short = {"BackupDailyRetentionDays": "35", "HistoryRetentionDays": "30"}
+    assert check_orders("dev", {**backed_up, **short, "Stage": "dev"}) == []
+    [finding] = check_orders("prod", {**backed_up, **short})
+    assert finding.startswith("prod: parameter BackupDailyRetentionDays=35 is above"), finding
     # Overrides: quoted values, '=' inside values, a dropped `Key=` caught.
     assert read_overrides("t", 'A=1 B="x y" C=a=b D=https://a,https://b') == {
         "A": "1", "B": "x y", "C": "a=b", "D": "https://a,https://b"}

@@ -107,7 +107,7 @@ pub async fn probe_all(
 }
 
 async fn probe_one(aws: &Aws, operation: &'static Operation, target: &str) -> Result<(), String> {
-    let probe = probe(operation);
+    let probe = probe(operation)?;
     let payload = probe.event().to_string();
     let invoked = aws
         .invoke(target, payload.as_bytes())

@@ -38,11 +38,15 @@ pub struct Probe {
     pub expect: Expect,
 }
 
-/// The probe of `operation` (its first route), on ids that no company has.
-pub fn probe(operation: &'static Operation) -> Probe {
+/// The probe of `operation` (its first route), on ids that no company has; an operation
+/// without a route cannot be probed (a finding, not a pass).
+pub fn probe(operation: &'static Operation) -> Result<Probe, String> {
     let unknown = Uuid::now_v7().to_string();
     let account = Uuid::now_v7().to_string();
-    let route = operation.routes[0];
+    let route = operation
+        .routes
+        .first()
+        .ok_or("the operation has no route to probe")?;
     let mut params = Vec::new();
     if route.path.contains("{id}") {
         params.push(("id", unknown));
@@ -86,7 +90,7 @@ pub fn probe(operation: &'static Operation) -> Probe {
         ),
         Handler::DeleteBankAccount => ("", vec![version_one], None, Expect::Problem(404)),
     };
-    Probe {
+    Ok(Probe {
         operation,
         method: route.method,
         route: route.path,
@@ -96,7 +100,7 @@ pub fn probe(operation: &'static Operation) -> Probe {
         headers,
         body,
         expect,
-    }
+    })
 }
 
 impl Probe {

@@ -12,7 +12,7 @@ use crate::http::body::{merge_patch, JsonBody};
 use crate::http::idempotency::{self, Idempotency};
 use crate::http::params::path_id;
 use crate::http::preconditions::IfMatch;
-use crate::http::{empty, json, with_header, Problem};
+use crate::http::{created_at, empty, json, with_header, Problem};
 use companies::{input, now, BankAccount, BankAccountInput, ChangeKind, Company, FieldError};
 use companies_store::{CompanyReader, CompanyUpdater, IdempotencyReader, StoreError, StoredAnswer};
 
@@ -61,7 +61,7 @@ pub async fn add_bank_account<S: CompanyReader + CompanyUpdater + IdempotencyRea
     let account = validated(body.doc)?;
     let answer = |company: &Company, added: &BankAccount| StoredAnswer {
         status: StatusCode::CREATED.as_u16(),
-        location: Some(format!("/companies/{id}/bank-accounts/{}", added.id)),
+        location: Some(created_at(&req, added.id)),
         etag: Some(company.etag()),
         body: serde_json::to_string(added).unwrap_or_default(),
     };

@@ -10,7 +10,7 @@ use crate::http::body::{merge_patch, JsonBody};
 use crate::http::idempotency::{self, Idempotency};
 use crate::http::params::{path_id, query};
 use crate::http::preconditions::IfMatch;
-use crate::http::{cursor, empty, json, with_header, Problem};
+use crate::http::{created_at, cursor, empty, json, with_header, Problem};
 use companies::search::{NameQuery, Search};
 use companies::{input, now, ChangeKind, Cnpj, Company, CompanyInput, FieldError};
 use companies_store::{
@@ -48,7 +48,7 @@ pub async fn create_company<S: CompanyCreator + IdempotencyReader>(
     let company = Company::create(validated(&body)?, now());
     let answer = StoredAnswer {
         status: StatusCode::CREATED.as_u16(),
-        location: Some(format!("/companies/{}", company.id)),
+        location: Some(created_at(&req, company.id)),
         etag: Some(company.etag()),
         body: serde_json::to_string(&company)
             .map_err(|e| Problem::internal().caused_by(e.to_string()))?,

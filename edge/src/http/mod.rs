@@ -43,6 +43,13 @@ pub fn gateway_request_id(req: &lambda_http::Request) -> Option<String> {
     }
 }
 
+/// The `Location` of what a `POST` to `req`'s path created: that path, then `id`. The path as
+/// the caller sent it, so that the address holds under a custom domain's base path
+/// (`/v1/companies/…`) as under the API's own (`/companies/…`) and locally.
+pub fn created_at(req: &lambda_http::Request, id: impl std::fmt::Display) -> String {
+    format!("{}/{id}", req.uri().path().trim_end_matches('/'))
+}
+
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     match serde_json::to_string(value) {

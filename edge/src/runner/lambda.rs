@@ -38,7 +38,7 @@ where
     F: Fn(&'static DynamoStore, Request) -> Fut,
     Fut: Future<Output = Result<lambda_http::Response<lambda_http::Body>, Problem>> + Send,
 {
-    runtime()?.block_on(async {
+    runtime(function)?.block_on(async {
         let store: &'static DynamoStore = Box::leak(Box::new(init(function).await?));
         run(function, |req: Request| {
             let deadline = lambda_deadline(req.lambda_context_ref().map_or(0, |c| c.deadline));
@@ -55,18 +55,23 @@ where
     Fut: Future + Send,
     Fut::Output: IntoResponse,
 {
-    runtime()?.block_on(async {
+    runtime(function)?.block_on(async {
         telemetry::init();
         checked(function).map_err(|e| refused(function, e))?;
         run(function, handler).await
     })
 }
 
-/// One thread: a function serves one request at a time.
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    Ok(tokio::runtime::Builder::new_current_thread()
+/// One thread: a function serves one request at a time. Without it `function` cannot start,
+/// and says so as every refused start does (logging installed first, for that line).
+fn runtime(function: &str) -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?)
+        .build()
+        .map_err(|e| {
+            telemetry::init();
+            refused(function, e.into())
+        })
 }
 
 /// The registry's entry for `function`, once its start-up conditions hold: no development
@@ -179,7 +184,7 @@ where
 {
     let started = Instant::now();
     let stage = std::env::var("STAGE").unwrap_or_else(|_| "local".into());
-    let metrics = metrics_collector(function, stage)?;
+    let metrics = metrics_collector(function, stage).map_err(|e| refused(function, e))?;
     phase("metrics", started.elapsed().as_micros());
     let first = std::sync::atomic::AtomicBool::new(true);
     let first = &first;

@@ -3,6 +3,7 @@
 //! caller reads past its retention. `metrics.rs` is a binary of its own: it installs the
 //! process-wide metrics recorder, which any other test's requests would write to.
 
+mod addresses;
 mod deploy_hook;
 mod history_retention;
 mod pipeline;

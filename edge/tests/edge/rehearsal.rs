@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use crate::template::root;
 
 mod deploys;
+mod operating;
 mod stages;
 
 pub(crate) const STAGES: [&str; 3] = ["dev", "staging", "prod"];
@@ -64,6 +65,14 @@ pub(crate) fn rehearsed(stage: &str) -> &'static Value {
             .collect()
     });
     &all[stage]
+}
+
+/// The values `stage` was rehearsed with (`target/rehearsal/<stage>.parameters.json`): its
+/// `stack`, `region`, every parameter's value, and the names of those the pipeline adds.
+pub(crate) fn rehearsed_parameters(stage: &str) -> Value {
+    rehearsed(stage);
+    let path = root().join(format!("target/rehearsal/{stage}.parameters.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 pub(crate) fn resources(t: &Value) -> &Map<String, Value> {

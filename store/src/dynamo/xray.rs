@@ -6,13 +6,16 @@
 //! An SDK interceptor ([`XrayCalls`]) watches each call: it starts when the call does, counts
 //! the SDK's attempts (retries included), and when the call ends writes one UDP datagram (the
 //! daemon's JSON header, a newline, the document) to `AWS_XRAY_DAEMON_ADDRESS`. It sends from
-//! the call's own task, so the document is out before the request's response is returned. The
+//! the call's own task, so the document is out before the request's response is returned. A
+//! call that never ends, because the request's deadline dropped it, is sent when it is dropped,
+//! as a fault of type `Cancelled`: the slow call that spent the budget shows too. The
 //! trace comes from the request being served ([`companies::telemetry::current_trace`]): a call
 //! outside a request, or in an unsampled one, sends nothing. Sending never fails a call: a
 //! datagram that cannot be sent is dropped (X-Ray is best-effort, as the daemon itself is).
 
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -53,6 +56,12 @@ pub fn daemon_address(value: &str) -> Option<SocketAddr> {
 /// The interceptor that reports a sampled request's DynamoDB calls to the daemon at `daemon`.
 #[derive(Debug)]
 pub struct XrayCalls {
+    to: Arc<Daemon>,
+}
+
+/// Where documents go, and what every document says of the table.
+#[derive(Debug)]
+struct Daemon {
     daemon: SocketAddr,
     table: String,
     region: String,
@@ -62,13 +71,17 @@ pub struct XrayCalls {
 impl XrayCalls {
     pub fn new(daemon: SocketAddr, table: &str, region: &str) -> Self {
         XrayCalls {
-            daemon,
-            table: table.to_owned(),
-            region: region.to_owned(),
-            socket: OnceLock::new(),
+            to: Arc::new(Daemon {
+                daemon,
+                table: table.to_owned(),
+                region: region.to_owned(),
+                socket: OnceLock::new(),
+            }),
         }
     }
+}
 
+impl Daemon {
     /// Sends one document; bound on the first send (nothing is opened at start-up).
     fn send(&self, document: &[u8]) {
         let socket = self.socket.get_or_init(|| {
@@ -92,16 +105,102 @@ impl XrayCalls {
     }
 }
 
-/// One call being watched (in the call's config bag).
+/// One call being watched (in the call's config bag, which the call's future owns).
 #[derive(Debug, Clone)]
-struct Call {
-    trace: TraceHeader,
-    started: f64,
-    attempts: u32,
-}
+struct Call(Arc<Watched>);
 
 impl Storable for Call {
     type Storer = StoreReplace<Self>;
+}
+
+#[derive(Debug)]
+struct Watched {
+    to: Arc<Daemon>,
+    trace: TraceHeader,
+    /// The operation's name, known from the call's first attempt on (not before it).
+    operation: OnceLock<String>,
+    started: f64,
+    attempts: AtomicU32,
+    /// Whether the call ended and its document went out.
+    reported: AtomicBool,
+}
+
+/// A call dropped before it ended (the request's deadline, a cancelled task): a fault of type
+/// `Cancelled`, with the attempts it made.
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if !self.reported.load(Ordering::Relaxed) {
+            self.report(
+                None,
+                &Answer::default(),
+                None,
+                Some(("fault", "Cancelled".to_owned())),
+            );
+        }
+    }
+}
+
+impl Watched {
+    /// Takes the operation's name from the call's configuration, once.
+    fn named(&self, cfg: &ConfigBag) {
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            self.operation.get_or_init(|| metadata.name().to_owned());
+        }
+    }
+
+    /// Sends this call's document: its answer's status, consumed capacity and request id, and
+    /// how it failed.
+    fn report(
+        &self,
+        status: Option<u16>,
+        answer: &Answer,
+        request_id: Option<&str>,
+        failed: Option<(&'static str, String)>,
+    ) {
+        self.reported.store(true, Ordering::Relaxed);
+        let Some(parent_id) = self.trace.parent.as_deref() else {
+            return;
+        };
+        let attempts = self.attempts.load(Ordering::Relaxed);
+        let class = failed.as_ref().map(|(c, _)| *c);
+        let document = Subsegment {
+            name: "DynamoDB",
+            id: segment_id(),
+            trace_id: &self.trace.root,
+            parent_id,
+            kind: "subsegment",
+            namespace: "aws",
+            start_time: self.started,
+            end_time: now(),
+            aws: AwsFields {
+                operation: self.operation.get().map_or("", String::as_str),
+                table_name: &self.to.table,
+                region: &self.to.region,
+                attempts,
+                retries: attempts.saturating_sub(1),
+                request_id,
+                consumed_capacity_units: answer.consumed.as_ref().map(Consumed::units),
+            },
+            http: status.map(|status| HttpFields {
+                response: HttpResponse { status },
+            }),
+            // As the X-Ray SDKs do, a throttle is also an error (a 429-like client failure).
+            error: matches!(class, Some("error" | "throttle")),
+            throttle: class == Some("throttle"),
+            fault: class == Some("fault"),
+            cause: failed.map(|(_, kind)| Cause {
+                exceptions: vec![Exception {
+                    id: segment_id(),
+                    kind,
+                }],
+            }),
+        };
+        let mut datagram = DAEMON_HEADER.as_bytes().to_vec();
+        if serde_json::to_writer(&mut datagram, &document).is_ok() && datagram.len() <= MAX_DOCUMENT
+        {
+            self.to.send(&datagram);
+        }
+    }
 }
 
 fn now() -> f64 {
@@ -234,11 +333,14 @@ impl Intercept for XrayCalls {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(trace) = current_trace() {
-            cfg.interceptor_state().store_put(Call {
+            cfg.interceptor_state().store_put(Call(Arc::new(Watched {
+                to: Arc::clone(&self.to),
                 trace,
+                operation: OnceLock::new(),
                 started: now(),
-                attempts: 0,
-            });
+                attempts: AtomicU32::new(0),
+                reported: AtomicBool::new(false),
+            })));
         }
         Ok(())
     }
@@ -249,8 +351,9 @@ impl Intercept for XrayCalls {
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(call) = cfg.get_mut_from_interceptor_state::<Call>() {
-            call.attempts += 1;
+        if let Some(call) = cfg.load::<Call>() {
+            call.0.attempts.fetch_add(1, Ordering::Relaxed);
+            call.0.named(cfg);
         }
         Ok(())
     }
@@ -261,13 +364,10 @@ impl Intercept for XrayCalls {
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(call) = cfg.load::<Call>().cloned() else {
+        let Some(Call(call)) = cfg.load::<Call>() else {
             return Ok(());
         };
-        let Some(parent_id) = call.trace.parent.as_deref() else {
-            return Ok(());
-        };
-        let operation = cfg.load::<Metadata>().map_or("", Metadata::name);
+        call.named(cfg);
         let response = context.inner().response();
         let status = response.map(|r| r.status().as_u16());
         let answer: Answer = response
@@ -280,44 +380,7 @@ impl Intercept for XrayCalls {
         } else {
             None
         };
-        let class = failed.as_ref().map(|(c, _)| *c);
-        let document = Subsegment {
-            name: "DynamoDB",
-            id: segment_id(),
-            trace_id: &call.trace.root,
-            parent_id,
-            kind: "subsegment",
-            namespace: "aws",
-            start_time: call.started,
-            end_time: now(),
-            aws: AwsFields {
-                operation,
-                table_name: &self.table,
-                region: &self.region,
-                attempts: call.attempts,
-                retries: call.attempts.saturating_sub(1),
-                request_id,
-                consumed_capacity_units: answer.consumed.as_ref().map(Consumed::units),
-            },
-            http: status.map(|status| HttpFields {
-                response: HttpResponse { status },
-            }),
-            // As the X-Ray SDKs do, a throttle is also an error (a 429-like client failure).
-            error: matches!(class, Some("error" | "throttle")),
-            throttle: class == Some("throttle"),
-            fault: class == Some("fault"),
-            cause: failed.map(|(_, kind)| Cause {
-                exceptions: vec![Exception {
-                    id: segment_id(),
-                    kind,
-                }],
-            }),
-        };
-        let mut datagram = DAEMON_HEADER.as_bytes().to_vec();
-        if serde_json::to_writer(&mut datagram, &document).is_ok() && datagram.len() <= MAX_DOCUMENT
-        {
-            self.send(&datagram);
-        }
+        call.report(status, &answer, request_id, failed);
         Ok(())
     }
 }

@@ -5,20 +5,21 @@
 //! entry of no company, a CNPJ marker without its company, a company without its CNPJ marker,
 //! a legacy marker without its company, a company without its latest history entry.
 //! `companies-reindex --repair` reports each under its kind (a dry run first, writing nothing),
-//! sets them right, and finds nothing the second time; the API's reads and writes then work
-//! on the repaired copy.
+//! sets them right, and finds nothing the second time; then the local API on the repaired copy
+//! answers a client's reads over HTTP (each company, the deleted ones' 404, the listing, the
+//! name search, a history), and the store's writes work on it.
 
 use std::process::{Command, Output};
 
 use companies::history::{merge_diff, representation};
-use companies::search::{self, NameQuery, Search};
+use companies::search;
 use companies::{input, now, Audit, ChangeKind, Cnpj, Company};
 use companies_store::dynamo::items;
 use companies_store::dynamo::repair::REPAIR_ACTOR;
 use companies_store::testing::{dynamo_store, file_raw, renamed, sample_company, test_audit};
 use companies_store::{
-    CompanyCreator, CompanyDeleter, CompanyImporter, CompanyLister, CompanyReader, CompanyUpdater,
-    DynamoStore, HistoryReader, StoreError,
+    CompanyCreator, CompanyDeleter, CompanyImporter, CompanyLister, CompanyUpdater, DynamoStore,
+    HistoryReader, StoreError,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -83,10 +84,43 @@ fn repair(store: &DynamoStore, args: &[&str]) -> (Output, Value) {
     (out, report)
 }
 
-async fn found(store: &DynamoStore, q: &str) -> Vec<String> {
-    let query = NameQuery::Matching(Search::parse(q).unwrap());
-    let page = store.by_name(&query, 100, None).await.unwrap();
-    page.items.into_iter().map(|c| c.company_name).collect()
+/// The local API (`make run`'s) serving `store`: its base URL.
+async fn api_on(store: &DynamoStore) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(local_api::serve(
+        listener,
+        std::sync::Arc::new(store.clone()),
+    ));
+    url
+}
+
+/// `GET base+path`: status, `ETag` and JSON body (`null` when there is none).
+async fn get(base: &str, path: &str) -> (u16, Option<String>, Value) {
+    let answer = reqwest::get(format!("{base}{path}")).await.unwrap();
+    let status = answer.status().as_u16();
+    let etag = answer
+        .headers()
+        .get("etag")
+        .map(|e| e.to_str().unwrap().to_owned());
+    let body = answer.json().await.unwrap_or(Value::Null);
+    (status, etag, body)
+}
+
+/// The names the API finds for `q`.
+async fn found(base: &str, q: &str) -> Vec<String> {
+    let (status, _, page) = get(
+        base,
+        &format!("/companies?q={}&limit=100", q.replace(' ', "+")),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["company_name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn ids(report: &Value, path: &[&str], field: &str) -> Vec<Value> {
@@ -213,31 +247,46 @@ async fn a_restored_copy_with_torn_transactions_is_repaired_and_serves() {
     );
     assert_eq!(again["unresolved"], 0);
 
-    // The API on the repaired copy: reads.
+    // The API on the repaired copy, through HTTP as a client reads it: each company at its
+    // version, the deleted ones gone, the listing, the name search, a rebuilt history.
+    let api = api_on(&copy).await;
     let live = [&aurora_new, &boa_vista_2, &central_2, &delta, &eixo];
     for c in live {
-        assert_eq!(copy.get(c.id).await.unwrap().as_ref(), Some(c));
+        let (status, etag, body) = get(&api, &format!("/companies/{}", c.id)).await;
+        assert_eq!(status, 200, "{}: {body}", c.company_name);
+        assert_eq!(etag, Some(c.etag()), "{}", c.company_name);
+        assert_eq!(body, serde_json::to_value(c).unwrap());
     }
     for gone in [&torneadora, &gama, &horto] {
-        assert_eq!(copy.get(gone.id).await.unwrap(), None);
+        let (status, _, problem) = get(&api, &format!("/companies/{}", gone.id)).await;
+        assert_eq!(status, 404, "{}: {problem}", gone.company_name);
+        assert_eq!(problem["status"], 404);
     }
-    let mut newest_first: Vec<Uuid> = live.iter().map(|c| c.id).collect();
+    let mut newest_first: Vec<String> = live.iter().map(|c| c.id.to_string()).collect();
     newest_first.sort_by(|a, b| b.cmp(a));
-    let listed: Vec<Uuid> = copy
-        .list(100, None)
-        .await
+    let (status, _, page) = get(&api, "/companies?limit=100").await;
+    assert_eq!(status, 200, "{page}");
+    let listed: Vec<&str> = page["items"]
+        .as_array()
         .unwrap()
-        .items
         .iter()
-        .map(|c| c.id)
+        .map(|c| c["id"].as_str().unwrap())
         .collect();
     assert_eq!(listed, newest_first);
-    assert_eq!(found(&copy, "aurora").await, ["Padaria Aurora Nova"]);
-    assert_eq!(found(&copy, "boa vista").await, ["Mercado Boa Vista"]);
-    assert!(found(&copy, "fantasma").await.is_empty());
-    assert!(found(&copy, "torneadora").await.is_empty());
+    assert_eq!(page["next_cursor"], Value::Null);
+    assert_eq!(found(&api, "aurora").await, ["Padaria Aurora Nova"]);
+    assert_eq!(found(&api, "boa vista").await, ["Mercado Boa Vista"]);
+    assert!(found(&api, "fantasma").await.is_empty());
+    assert!(found(&api, "torneadora").await.is_empty());
+    let (status, _, trail) = get(&api, &format!("/companies/{}/history", central.id)).await;
+    assert_eq!(status, 200, "{trail}");
+    let entries = trail["items"].as_array().unwrap();
+    let versions: Vec<u64> = entries
+        .iter()
+        .map(|e| e["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [2, 1]);
     let trail = copy.history(central.id, 10, None).await.unwrap().items;
-    assert_eq!(trail.iter().map(|e| e.version).collect::<Vec<_>>(), [2, 1]);
     assert_eq!(trail[0].actor, REPAIR_ACTOR);
     let patch = merge_diff(&representation(&central), &representation(&central_2));
     assert_eq!(trail[0].changes, Value::Object(patch));

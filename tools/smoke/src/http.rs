@@ -52,6 +52,19 @@ impl Api {
     pub fn get(&self, path: &str) -> Call<'_> {
         self.request(Method::GET, path)
     }
+
+    /// The URL of `path` under the base URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Where a `Location` of `location` leads, resolved against the base URL as a client
+    /// resolves it.
+    pub fn resolve(&self, location: &str) -> Result<Url> {
+        Url::parse(&format!("{}/", self.base))
+            .and_then(|base| base.join(location))
+            .with_context(|| format!("Location {location:?} is not a URI reference"))
+    }
 }
 
 /// A request being built; [`Call::send`] sends it.

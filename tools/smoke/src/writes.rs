@@ -160,6 +160,22 @@ async fn create(api: &Api, run: &Run) -> Result<Step<Created>> {
     let answer = post(api, run).await?;
     answer.expect(201)?;
     let body = answer.json()?;
+    let id = field_str(&body, "id")?.to_owned();
+    // A company was made: whatever is wrong with the answer, the run removes it.
+    match created(api, run, &answer, body, id.clone()) {
+        Ok(created) => {
+            let note = format!("company {id}, {}", run.name);
+            Ok(Step::ok(created, answer.status).note(note))
+        }
+        Err(e) => {
+            remove_after_failure(api, &id).await;
+            Err(e)
+        }
+    }
+}
+
+/// The company `answer` says was created, checked against what the run sent.
+fn created(api: &Api, run: &Run, answer: &Answer, body: Value, id: String) -> Result<Created> {
     check_company(&body)?;
     ensure!(
         field_str(&body, "company_name")? == run.name,
@@ -170,19 +186,20 @@ async fn create(api: &Api, run: &Run) -> Result<Step<Created>> {
         "the company's tax_id is not the CNPJ sent"
     );
     answer.expect_header("etag", "\"1\"")?;
-    let id = field_str(&body, "id")?.to_owned();
     let location = answer.header("location").context("no Location header")?;
+    // Followed as a client follows it: under a custom domain's base path, a Location without
+    // it leads out of the API.
+    let leads_to = api.resolve(location)?;
+    let company = api.url(&format!("/companies/{id}"));
     ensure!(
-        location.ends_with(&format!("/companies/{id}")),
-        "Location {location:?} does not name the company"
+        leads_to.as_str() == company,
+        "Location {location:?} leads to {leads_to}, not to the company at {company}"
     );
-    let note = format!("company {id}, {}", run.name);
-    let created = Created {
+    Ok(Created {
         location: location.to_owned(),
         body,
         id,
-    };
-    Ok(Step::ok(created, answer.status).note(note))
+    })
 }
 
 async fn post(api: &Api, run: &Run) -> Result<Answer> {

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use super::operating::deployed_text;
 use super::*;
 
 /// The stage's deployment type in `samconfig.toml` (the template's default otherwise).
@@ -211,9 +212,17 @@ fn execute_api_disabled(t: &Value) -> bool {
 #[test]
 fn a_custom_domain_rehearses_as_the_only_address_and_needs_its_certificate() {
     for stage in STAGES {
-        assert!(
-            !execute_api_disabled(rehearsed(stage)),
-            "{stage}: no domain, execute-api"
+        let t = rehearsed(stage);
+        assert!(!execute_api_disabled(t), "{stage}: no domain, execute-api");
+        let params = rehearsed_parameters(stage)["parameters"].clone();
+        assert_eq!(
+            deployed_text(
+                t,
+                &t["Outputs"]["ApiUrl"]["Value"],
+                params.as_object().unwrap()
+            ),
+            serde_json::json!({"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}),
+            "{stage}: ApiUrl"
         );
     }
     let certificate =
@@ -242,6 +251,17 @@ fn a_custom_domain_rehearses_as_the_only_address_and_needs_its_certificate() {
     assert!(
         execute_api_disabled(&t),
         "with a domain, execute-api is off"
+    );
+    let text = std::fs::read_to_string(dir.join("out/prod.parameters.json")).unwrap();
+    let params: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        deployed_text(
+            &t,
+            &t["Outputs"]["ApiUrl"]["Value"],
+            params["parameters"].as_object().unwrap()
+        ),
+        "https://api.example.com.br/v1",
+        "with a domain, ApiUrl is the domain's v1"
     );
     let mapping = &resources(&t)["ApiDomainMapping"];
     assert_eq!(mapping["Properties"]["ApiMappingKey"], "v1");

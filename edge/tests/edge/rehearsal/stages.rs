@@ -178,6 +178,49 @@ fn a_value_a_rule_refuses_fails_naming_stage_parameter_and_rule() {
     );
 }
 
+/// The pipeline's values are rehearsed as its `--parameter-overrides` adds them: a staging or
+/// prod environment without an alarm address is refused before anything deploys; dev's is not.
+#[test]
+fn a_stage_whose_alarms_reach_nobody_is_refused_outside_dev() {
+    for (stage, refusal) in [("dev", false), ("staging", true), ("prod", true)] {
+        let out_dir = std::env::temp_dir().join(format!(
+            "companies-rehearsal-{}-{stage}-no-alarm-email",
+            std::process::id()
+        ));
+        let out = run_rehearsal(&[
+            "--stage",
+            stage,
+            "--pipeline",
+            "AlarmEmail=",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let _ = std::fs::remove_dir_all(&out_dir);
+        assert_eq!(!out.status.success(), refusal, "{stage}:\n{stderr}");
+        if refusal {
+            assert!(
+                stderr.contains(&format!(
+                    "rehearse: {stage}: rule AlarmsReachSomeoneOutsideDev"
+                )) && stderr.contains("AlarmEmail="),
+                "{stderr}"
+            );
+        }
+    }
+}
+
+/// Daily recovery points kept longer than the history's retention (monthly points, the vault
+/// lock's maximum) are refused, though no rule can compare the two numbers.
+#[test]
+fn daily_backups_kept_past_the_historys_retention_are_refused() {
+    refused(
+        "staging",
+        "HistoryRetentionDays",
+        "7",
+        "BackupDailyRetentionDays",
+    );
+}
+
 /// The rehearsal's own pieces: overrides read as SAM reads them, each constraint, the rule
 /// functions, the deploy-time functions kept for CloudFormation.
 #[test]

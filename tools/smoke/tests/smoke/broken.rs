@@ -154,3 +154,38 @@ async fn a_replay_that_creates_again_fails_naming_the_step() {
     );
     assert!(names(&store).await.is_empty(), "{run:?}");
 }
+
+/// An API mounted under a base path (a custom domain's `v1` mapping) whose `Location` leaves
+/// the base path out: following it leads out of the API, and the create step says so.
+#[tokio::test]
+async fn a_location_outside_the_apis_base_path_fails_naming_the_step() {
+    let store = MemoryStore::new();
+    let served = store.clone();
+    let api = StandIn::start(move |req| {
+        let store = served.clone();
+        async move {
+            let (mut parts, body) = req.into_parts();
+            let unmounted = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            let Some(inner) = unmounted.strip_prefix("/v1") else {
+                return reply(404, "text/plain", "not under /v1");
+            };
+            parts.uri = inner.parse().unwrap();
+            local(&store, hyper::Request::from_parts(parts, body)).await
+        }
+    })
+    .await;
+    let url = format!("{}/v1", api.url);
+    let run = smoke(&["--url", &url, "--write"], &[]).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("smoke: step \"create\": Location \"/companies/"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("not to the company at {url}/companies/")),
+        "{run:?}"
+    );
+    assert!(names(&store).await.is_empty(), "{run:?}");
+}

@@ -318,3 +318,65 @@ async fn unsafe_or_missing_credentials_are_refused_before_any_request() {
     let accepted = listener.accept().map(|_| ()).map_err(|e| e.kind());
     assert_eq!(accepted, Err(ErrorKind::WouldBlock));
 }
+
+/// `make smoke` with `vars` on make's command line, expanded but not run (`-n`): the refusal
+/// happens as make expands the recipe, before anything runs.
+fn make_smoke(vars: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::process::Command::new("make")
+        .args([
+            "--no-print-directory",
+            "-n",
+            "smoke",
+            "URL=http://127.0.0.1:9",
+        ])
+        .args(vars)
+        .envs(env.iter().copied())
+        .current_dir(root)
+        .output()
+        .unwrap()
+}
+
+/// `make smoke` refuses a credential given as a make variable, where `ps` shows it to every
+/// user of the machine, naming the variable and never the value; from the environment the
+/// same credential is taken, and it is on no command line make would run.
+#[test]
+fn make_smoke_refuses_credentials_on_its_command_line() {
+    for name in [
+        "SMOKE_TOKEN",
+        "SMOKE_CLIENT_ID",
+        "SMOKE_CLIENT_SECRET",
+        "SMOKE_TOKEN_URL",
+        "TOKEN",
+        "SECRET",
+        "CLIENT_SECRET",
+    ] {
+        let refused = make_smoke(&[&format!("{name}={SECRET}")], &[]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            !refused.status.success(),
+            "{name} on make's command line was taken"
+        );
+        assert!(
+            stderr.contains(&format!("{name} is refused on make's command line")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(SECRET), "{stderr}");
+        assert!(
+            refused.stdout.is_empty(),
+            "{name}: make would have run something"
+        );
+    }
+    let taken = make_smoke(&["WRITE=1"], &[("SMOKE_TOKEN", SECRET)]);
+    let commands = String::from_utf8_lossy(&taken.stdout);
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    assert!(
+        commands.contains("companies-smoke -- --url \"http://127.0.0.1:9\" --write"),
+        "{commands}"
+    );
+    assert!(!commands.contains(SECRET), "{commands}");
+}

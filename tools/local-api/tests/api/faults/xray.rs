@@ -125,7 +125,7 @@ async fn a_sampled_get_is_one_subsegment_and_unsampled_calls_send_nothing() {
     };
     let daemon = Daemon::start();
     let store = direct.traced_to(daemon.addr());
-    let company = sample_company("Traced Get Ltda");
+    let company = with_cnpj("Traced Get Ltda");
     // Outside a request, and in an unsampled one, nothing is sent.
     store.create(&company, None, None).await.unwrap();
     serving("get-company", trace(false), store.get(company.id))
@@ -152,6 +152,7 @@ async fn a_sampled_get_is_one_subsegment_and_unsampled_calls_send_nothing() {
     for class in ["error", "fault", "throttle", "cause"] {
         assert!(docs[0].get(class).is_none(), "{class} on a good call");
     }
+    assert_no_data(&daemon.all(), &company);
 }
 
 #[tokio::test]
@@ -239,4 +240,35 @@ async fn retries_conflicts_and_denials_are_reported_as_x_ray_classes_them() {
     assert!(!daemon.received().is_empty());
     assert_no_data(&daemon.all(), &company);
     assert_no_data(&daemon.all(), &rival);
+}
+
+/// A call the request's deadline cuts off (its future dropped while DynamoDB has not answered)
+/// still shows, sent as it is dropped: a fault of type `Cancelled`, with the attempts it made
+/// and no answer — the slow call that spent the request's budget.
+#[tokio::test]
+async fn a_call_cut_off_by_the_deadline_is_sent_as_cancelled() {
+    let Some((proxy, store, _)) = proxied_store().await else {
+        return;
+    };
+    let daemon = Daemon::start();
+    let store = store.traced_to(daemon.addr());
+    let company = with_cnpj("Traced Slow Ltda");
+    proxy.set(Kind::Delay(10_000), "GetItem", 1);
+    let deadline = std::time::Duration::from_millis(300);
+    let cut = tokio::time::timeout(
+        deadline,
+        serving("get-company", trace(true), store.get(company.id)),
+    )
+    .await;
+    assert!(cut.is_err(), "the call ended before the deadline: {cut:?}");
+    let docs = daemon.subsegments();
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    let doc = &docs[0];
+    assert_eq!(doc["aws"]["operation"], "GetItem", "{doc}");
+    assert_eq!(doc["aws"]["attempts"], 1, "{doc}");
+    assert_eq!(doc["fault"], true, "{doc}");
+    assert_eq!(doc["cause"]["exceptions"][0]["type"], "Cancelled", "{doc}");
+    assert!(doc.get("http").is_none(), "{doc}");
+    assert!(doc.get("error").is_none(), "{doc}");
+    assert_no_data(&daemon.all(), &company);
 }
