@@ -42,11 +42,13 @@ reindex:
 # WRITE=1, which also creates, changes and deletes one company named "smoke-test …". Credentials
 # come from the environment only (SMOKE_TOKEN, or SMOKE_CLIENT_ID, SMOKE_CLIENT_SECRET and
 # SMOKE_TOKEN_URL), never from a make variable: nothing secret is on make's, cargo's or the
-# tool's command line. The local API and sam local need none: make smoke URL=http://127.0.0.1:3000
+# tool's command line. It needs no AWS credentials and runs without any (a deploy job's role
+# stays out of its reach). The local API and sam local need none: make smoke URL=http://127.0.0.1:3000
 smoke:
 	$(foreach v,TOKEN SECRET CLIENT_SECRET SMOKE_TOKEN SMOKE_CLIENT_ID SMOKE_CLIENT_SECRET SMOKE_TOKEN_URL,$(if $(filter command line,$(origin $(v))),$(error $(v) is refused on make's command line, where every user of the machine can see it: credentials come from the environment only. Put it there instead: SMOKE_TOKEN=… make smoke URL=… (or SMOKE_CLIENT_ID, SMOKE_CLIENT_SECRET and SMOKE_TOKEN_URL; see docs/deploying.md))))
 	$(if $(URL),,$(error URL is required: make smoke URL=https://… (the stack's ApiUrl), or URL=http://127.0.0.1:3000 for make run))
-	cargo run --quiet -p companies-smoke -- --url "$(URL)" $(if $(filter 1,$(WRITE)),--write) $(ARGS)
+	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+	  cargo run --quiet -p companies-smoke -- --url "$(URL)" $(if $(filter 1,$(WRITE)),--write) $(ARGS)
 
 # A few dozen realistic companies into the running local API (PORT as for make run).
 seed:

@@ -45,9 +45,13 @@ pub fn gateway_request_id(req: &lambda_http::Request) -> Option<String> {
 
 /// The `Location` of what a `POST` to `req`'s path created: that path, then `id`. The path as
 /// the caller sent it, so that the address holds under a custom domain's base path
-/// (`/v1/companies/…`) as under the API's own (`/companies/…`) and locally.
+/// (`/v1/companies/…`) as under the API's own (`/companies/…`) and locally. Always one leading
+/// slash: a path sent as `//host/…` never becomes a reference to another host.
 pub fn created_at(req: &lambda_http::Request, id: impl std::fmt::Display) -> String {
-    format!("{}/{id}", req.uri().path().trim_end_matches('/'))
+    match req.uri().path().trim_matches('/') {
+        "" => format!("/{id}"),
+        path => format!("/{path}/{id}"),
+    }
 }
 
 /// A JSON response.
@@ -111,4 +115,31 @@ pub fn empty(status: StatusCode) -> Response<Body> {
     let mut resp = Response::new(Body::Empty);
     *resp.status_mut() = status;
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::created_at;
+
+    fn sent_to(path: &str) -> lambda_http::Request {
+        let mut req = lambda_http::Request::default();
+        *req.uri_mut() = lambda_http::http::Uri::builder()
+            .path_and_query(path)
+            .build()
+            .unwrap();
+        req
+    }
+
+    #[test]
+    fn a_location_is_under_the_path_sent_to_and_never_another_host() {
+        for (path, location) in [
+            ("/companies", "/companies/7"),
+            ("/v1/companies", "/v1/companies/7"),
+            ("/v1/companies/", "/v1/companies/7"),
+            ("//evil.example/companies", "/evil.example/companies/7"),
+            ("/", "/7"),
+        ] {
+            assert_eq!(created_at(&sent_to(path), 7), location, "{path}");
+        }
+    }
 }

@@ -126,10 +126,11 @@ struct Watched {
 }
 
 /// A call dropped before it ended (the request's deadline, a cancelled task): a fault of type
-/// `Cancelled`, with the attempts it made.
+/// `Cancelled`, with the attempts it made. One that never made an attempt (its request could
+/// not be built) sent nothing to DynamoDB and is not reported.
 impl Drop for Watched {
     fn drop(&mut self) {
-        if !self.reported.load(Ordering::Relaxed) {
+        if !self.reported.load(Ordering::Relaxed) && self.attempts.load(Ordering::Relaxed) > 0 {
             self.report(
                 None,
                 &Answer::default(),

@@ -379,4 +379,13 @@ fn make_smoke_refuses_credentials_on_its_command_line() {
         "{commands}"
     );
     assert!(!commands.contains(SECRET), "{commands}");
+    // Run where a deploy job's role is in the environment, it is not in the suite's.
+    for variable in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ] {
+        assert!(commands.contains(&format!("-u {variable} ")), "{commands}");
+    }
 }
