@@ -87,9 +87,14 @@ def machine():
 
 
 def zipped_sizes():
-    """Zipped size of each arm64 release bootstrap (deflate, level 9), as Lambda receives it."""
+    """Zipped size of each arm64 release bootstrap (deflate, level 9), as Lambda receives it:
+    the bootstraps this run built (bench/run.sh copies them into OUT/arm64), never whatever
+    target/lambda holds (`sam build` under scripts/sam-local.sh puts quicker, larger builds
+    there)."""
     sizes = {}
-    base = os.path.join("target", "lambda")
+    base = os.path.join(OUT, "arm64")
+    if not os.path.isdir(base):
+        return sizes
     for fn in sorted(f[:-3] for f in os.listdir(os.path.join("functions", "src", "bin"))):
         path = os.path.join(base, fn, "bootstrap")
         if not os.path.exists(path):

@@ -46,6 +46,11 @@ if [ "$mode" = full ]; then
     echo "bench: arm64 release build for artifact sizes" >&2
     bins=(); for f in functions/src/bin/*.rs; do bins+=(--bin "$(basename "$f" .rs)"); done
     scripts/tools.sh sam cargo lambda build --release --arm64 "${bins[@]}" >&2
+    # The report reads these copies only: target/lambda also receives scripts/sam-local.sh's
+    # quicker builds (no LTO), which are not what a deploy ships.
+    for f in functions/src/bin/*.rs; do
+      fn=$(basename "$f" .rs); mkdir -p "$out/arm64/$fn"; cp "target/lambda/$fn/bootstrap" "$out/arm64/$fn/"
+    done
   fi
   echo "bench: what the bytes are (cargo-bloat, by crate)" >&2
   [ -x .tools/cargo-bloat/bin/cargo-bloat ] || cargo install --quiet --locked cargo-bloat@0.12.1 --root .tools/cargo-bloat
