@@ -228,10 +228,11 @@ def scalar(v):
     return str(v)
 
 
-def evaluate(node, env, refs):
-    """A rule function's value over env (parameter → value); refs collects the parameters read."""
+def evaluate(node, env, refs, conditions=None):
+    """A rule or condition function's value over env (parameter → value); refs collects the
+    parameters read; `Condition` names one of `conditions` (the template's)."""
     if isinstance(node, list):
-        return [evaluate(n, env, refs) for n in node]
+        return [evaluate(n, env, refs, conditions) for n in node]
     if not isinstance(node, dict):
         return node
     if len(node) != 1:
@@ -242,7 +243,12 @@ def evaluate(node, env, refs):
             raise Finding(f"Ref {arg}: not a parameter")
         refs.append(arg)
         return env[arg]
-    args = evaluate(arg, env, refs) if fn != "Fn::Not" else [evaluate(arg[0], env, refs)]
+    if fn == "Condition":
+        if arg not in (conditions or {}):
+            raise Finding(f"Condition {arg}: not a condition of the template")
+        return evaluate(conditions[arg], env, refs, conditions)
+    args = (evaluate(arg, env, refs, conditions) if fn != "Fn::Not"
+            else [evaluate(arg[0], env, refs, conditions)])
 
     def boolean(v):
         if not isinstance(v, bool):
@@ -436,12 +442,18 @@ def sizes(stage, translated, source):
 
 # ------------------------------------------------------------------------ main
 
-def check_orders(stage, values):
+def conditions_of(template, env):
+    """Every condition of the template, evaluated over env as CloudFormation does."""
+    conditions = template.get("Conditions") or {}
+    return {name: evaluate(node, env, [], conditions) for name, node in conditions.items()}
+
+
+def check_orders(stage, values, backed_up):
     """What `Rules` cannot say, for they compare no numbers: daily recovery points are kept no
     longer than monthly ones (the history's retention), which are the backup vault lock's
     minimum and maximum retention; the other way round, AWS Backup refuses the lock. Only where
-    the table is backed up (the template's condition BackUpTable)."""
-    if values.get("Stage") == "dev" or values.get("TableKeyMode") != "customer-managed":
+    the table is backed up (`backed_up`: the template's condition BackUpTable)."""
+    if not backed_up:
         return []
     daily, kept = values.get("BackupDailyRetentionDays"), values.get("HistoryRetentionDays")
     if daily and kept and NUMBER.fullmatch(daily) and NUMBER.fullmatch(kept) \
@@ -462,8 +474,14 @@ def rehearse(stage, config, template, source, out, pipeline=None):
     values, findings = stage_parameters(stage, template, overrides)
     pseudo = {"AWS::Region": region, "AWS::AccountId": FAKE_ACCOUNT, "AWS::Partition": "aws",
               "AWS::StackName": stack}
-    findings += check_rules(stage, template, typed(template, values, pseudo))
-    findings += check_orders(stage, values)
+    env = typed(template, values, pseudo)
+    findings += check_rules(stage, template, env)
+    try:
+        conditions = conditions_of(template, env)
+    except Finding as e:
+        findings.append(f"{stage}: {e}")
+        conditions = {}
+    findings += check_orders(stage, values, conditions.get("BackUpTable", False))
     if findings:
         return findings
     try:
@@ -474,7 +492,7 @@ def rehearse(stage, config, template, source, out, pipeline=None):
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{stage}.json").write_text(json.dumps(translated, indent=1) + "\n")
     rehearsed = {"stack": stack, "region": region, "parameters": values,
-                 "pipeline": sorted(PIPELINE)}
+                 "conditions": conditions, "pipeline": sorted(PIPELINE)}
     (out / f"{stage}.parameters.json").write_text(json.dumps(rehearsed, indent=1) + "\n")
     print(f"rehearse: {stage}: {region}, {stack}: {report} -> {out / f'{stage}.json'}")
     return over
@@ -519,13 +537,19 @@ def main(argv):
 
 def self_test():
     # Numbers rules cannot compare.
-    backed_up = {"Stage": "prod", "TableKeyMode": "customer-managed"}
     for kept in ["1827", "35"]:
-        assert check_orders("prod", {**backed_up, "BackupDailyRetentionDays": "35",
-                                     "HistoryRetentionDays": kept}) == []
+        assert check_orders("prod", {"BackupDailyRetentionDays": "35",
+                                     "HistoryRetentionDays": kept}, True) == []
     short = {"BackupDailyRetentionDays": "35", "HistoryRetentionDays": "30"}
-    assert check_orders("dev", {**backed_up, **short, "Stage": "dev"}) == []
-    [finding] = check_orders("prod", {**backed_up, **short})
+    assert check_orders("dev", short, False) == []
+    [finding] = check_orders("prod", short, True)
+    # Conditions, one naming another, as the template's BackUpTable names UseCustomerManagedKey.
+    conds = {"Managed": {"Fn::Equals": [{"Ref": "Mode"}, "customer-managed"]},
+             "BackUp": {"Fn::And": [{"Fn::Not": [{"Fn::Equals": [{"Ref": "Stage"}, "dev"]}]},
+                                    {"Condition": "Managed"}]}}
+    backed = {"Stage": "prod", "Mode": "customer-managed"}
+    assert conditions_of({"Conditions": conds}, backed) == {"Managed": True, "BackUp": True}
+    assert conditions_of({"Conditions": conds}, {**backed, "Stage": "dev"})["BackUp"] is False
     assert finding.startswith("prod: parameter BackupDailyRetentionDays=35 is above"), finding
     # Overrides: quoted values, '=' inside values, a dropped `Key=` caught.
     assert read_overrides("t", 'A=1 B="x y" C=a=b D=https://a,https://b') == {

@@ -2,68 +2,51 @@
 //! (`target/rehearsal/<stage>.parameters.json`): every role under the stage's permissions
 //! boundary and named whole, and alarms that reach someone.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{of_type, rehearsed, rehearsed_parameters, resources, STAGES};
 
-/// Whether the processed template's condition `name` holds for `params`.
-pub(crate) fn condition_holds(t: &Value, name: &str, params: &Map<String, Value>) -> bool {
-    holds(t, &t["Conditions"][name], params)
+/// Whether the template's condition `name` holds for the stage, as the rehearsal evaluated it
+/// (`conditions` of its parameters file, `rehearsal`).
+fn condition_holds(rehearsal: &Value, name: &str) -> bool {
+    rehearsal["conditions"][name]
+        .as_bool()
+        .unwrap_or_else(|| panic!("the rehearsal evaluated no condition {name}"))
 }
 
-/// A condition function (`Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or`, `Condition`) as
-/// CloudFormation evaluates it for `params`.
-fn holds(t: &Value, v: &Value, params: &Map<String, Value>) -> bool {
-    let (function, args) = v
-        .as_object()
-        .and_then(|o| o.iter().next())
-        .unwrap_or_else(|| panic!("{v} is not a condition function"));
-    let each = || args.as_array().unwrap().iter();
-    match function.as_str() {
-        "Fn::Equals" => {
-            let sides: Vec<Option<Value>> = each().map(|a| deployed(t, a, params)).collect();
-            sides[0] == sides[1]
-        }
-        "Fn::Not" => !holds(t, &args[0], params),
-        "Fn::And" => each().all(|a| holds(t, a, params)),
-        "Fn::Or" => each().any(|a| holds(t, a, params)),
-        "Condition" => condition_holds(t, args.as_str().unwrap(), params),
-        other => panic!("{other} is not a condition function this test evaluates"),
-    }
-}
-
-/// `v` as CloudFormation deploys it with `params`: `Fn::If` takes its branch, a `Ref` of a
-/// parameter is its value, `Ref AWS::NoValue` drops the key or item (`None` at the top);
-/// other functions stay, their arguments deployed.
-pub(crate) fn deployed(t: &Value, v: &Value, params: &Map<String, Value>) -> Option<Value> {
+/// `v` as CloudFormation deploys it with the values of `rehearsal` (the stage's parameters
+/// file): `Fn::If` takes its branch, a `Ref` of a parameter is its value, `Ref AWS::NoValue`
+/// drops the key or item (`None` at the top); other functions stay, their arguments deployed.
+fn deployed(v: &Value, rehearsal: &Value) -> Option<Value> {
+    let params = &rehearsal["parameters"];
     match v {
         Value::Object(o) if o.len() == 1 && o.contains_key("Fn::If") => {
             let a = &o["Fn::If"];
-            let branch = if condition_holds(t, a[0].as_str().unwrap(), params) {
+            let branch = if condition_holds(rehearsal, a[0].as_str().unwrap()) {
                 1
             } else {
                 2
             };
-            deployed(t, &a[branch], params)
+            deployed(&a[branch], rehearsal)
         }
         Value::Object(o) if o.len() == 1 && o.get("Ref") == Some(&json!("AWS::NoValue")) => None,
         Value::Object(o)
             if o.len() == 1
                 && o.get("Ref")
                     .and_then(Value::as_str)
-                    .is_some_and(|r| params.contains_key(r)) =>
+                    .is_some_and(|r| params.get(r).is_some()) =>
         {
             Some(params[o["Ref"].as_str().unwrap()].clone())
         }
         Value::Object(o) => Some(Value::Object(
             o.iter()
-                .filter_map(|(k, x)| Some((k.clone(), deployed(t, x, params)?)))
+                .filter_map(|(k, x)| Some((k.clone(), deployed(x, rehearsal)?)))
                 .collect(),
         )),
         Value::Array(items) => Some(Value::Array(
             items
                 .iter()
-                .filter_map(|x| deployed(t, x, params))
+                .filter_map(|x| deployed(x, rehearsal))
                 .collect(),
         )),
         other => Some(other.clone()),
@@ -72,13 +55,13 @@ pub(crate) fn deployed(t: &Value, v: &Value, params: &Map<String, Value>) -> Opt
 
 /// `v` as deployed, its `Fn::Sub` of parameters alone made the text CloudFormation makes of
 /// it; a `Fn::Sub` that names a resource or pseudo parameter stays.
-pub(crate) fn deployed_text(t: &Value, v: &Value, params: &Map<String, Value>) -> Value {
-    let v = deployed(t, v, params).unwrap_or(Value::Null);
+pub(crate) fn deployed_text(v: &Value, rehearsal: &Value) -> Value {
+    let v = deployed(v, rehearsal).unwrap_or(Value::Null);
     let Some(text) = v["Fn::Sub"].as_str() else {
         return v;
     };
     let mut text = text.to_owned();
-    for (name, value) in params {
+    for (name, value) in rehearsal["parameters"].as_object().unwrap() {
         text = text.replace(&format!("${{{name}}}"), value.as_str().unwrap_or_default());
     }
     if text.contains("${") {
@@ -90,19 +73,15 @@ pub(crate) fn deployed_text(t: &Value, v: &Value, params: &Map<String, Value>) -
 
 /// The resources of `kind` that `stage` creates (their condition holds), as deployed.
 fn created(stage: &str, kind: &str) -> Vec<(String, Value)> {
-    let t = rehearsed(stage);
-    let params = rehearsed_parameters(stage)["parameters"]
-        .as_object()
-        .unwrap()
-        .clone();
-    of_type(t, kind)
+    let rehearsal = rehearsed_parameters(stage);
+    of_type(rehearsed(stage), kind)
         .into_iter()
         .filter(|(_, r)| {
             r["Condition"]
                 .as_str()
-                .is_none_or(|c| condition_holds(t, c, &params))
+                .is_none_or(|c| condition_holds(&rehearsal, c))
         })
-        .map(|(id, r)| (id.clone(), deployed(t, r, &params).unwrap()))
+        .map(|(id, r)| (id.clone(), deployed(r, &rehearsal).unwrap()))
         .collect()
 }
 
